@@ -1,0 +1,176 @@
+"""The ``polyocr`` command line: thin subcommands over the package's modules.
+
+Errors a user can cause (bad paths, bad options, missing fonts) print one line and exit 2;
+nothing the user does should show a traceback (``--debug`` shows it for developers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from polyocr import __version__
+from polyocr.languages import LANGUAGES
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed without a traceback."""
+
+
+def _langs(value: str) -> tuple[str, ...]:
+    codes = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [c for c in codes if c not in LANGUAGES]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown language(s) {', '.join(bad)}; known: {', '.join(LANGUAGES)}")
+    return codes
+
+
+def _layouts(value: str) -> tuple[str, ...]:
+    from polyocr.synth.layouts import LAYOUTS
+
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [n for n in names if n not in LAYOUTS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown layout(s) {', '.join(bad)}; known: {', '.join(LAYOUTS)}")
+    return names
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return n
+
+
+def _synth_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="run seed; sample i depends only on (seed, i)")
+    p.add_argument("--langs", type=_langs, default=tuple(LANGUAGES), help="comma-separated language codes")
+    p.add_argument("--layouts", type=_layouts, default=(), help="comma-separated layouts (default: all)")
+    p.add_argument("--split", choices=("train", "heldout"), default="train", help="font and corpus split")
+    p.add_argument("--degrade", choices=("clean", "scan", "photo", "mixed"), default="mixed")
+    p.add_argument("--shared", default=None, help="shared data folder (default: $POLYOCR_SHARED or ../shared); '' for none")
+    p.add_argument("--font-dir", action="append", default=[], help="extra font folder (repeatable)")
+    p.add_argument("--dpi", type=_positive, default=200)
+
+
+def _config(args: argparse.Namespace):
+    from polyocr.synth.page import SynthConfig
+
+    for d in args.font_dir:
+        if not Path(d).is_dir():
+            raise UsageError(f"--font-dir {d}: not a folder")
+    scale = args.dpi / 200
+    return SynthConfig(seed=args.seed, languages=args.langs, layouts=args.layouts, split=args.split,
+                       degrade=args.degrade, shared=args.shared, font_dirs=tuple(args.font_dir), dpi=args.dpi,
+                       width=int(round(1654 * scale)), height=int(round(2339 * scale)),
+                       image_format=getattr(args, "image_format", "jpg"),
+                       line_height_px=getattr(args, "line_height", 0) or 0)
+
+
+def cmd_synth_generate(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from polyocr.languages import charset
+    from polyocr.synth.producers import KINDS
+    from polyocr.synth.runner import RunConfig, run
+
+    cfg = _config(args)
+    out = Path(args.out)
+    run_cfg = RunConfig(out=out, count=args.count, samples_per_shard=args.shard_size, workers=args.workers,
+                        backend=args.backend, resume=args.resume, format=args.format, progress=not args.quiet,
+                        start=args.start)
+    if args.start % args.shard_size:
+        raise UsageError(f"--start must be a multiple of --shard-size ({args.shard_size})")
+    # The card records the command without the options that do not change the data.
+    command = [a for a in sys.argv[1:] if a != "--resume"]
+    info = {"kind": args.kind, "command": " ".join(["polyocr", *command]), "config": dict(cfg.__dict__)}
+    summary = run(partial(KINDS[args.kind], cfg), run_cfg, card_info=info,
+                  charset={c: set(charset(c)) for c in cfg.languages})
+    print(summary.describe())
+    return summary.exit_code
+
+
+def cmd_synth_check(args: argparse.Namespace) -> int:
+    from polyocr.synth.report import label_quality
+
+    cfg = replace(_config(args), check=False)
+    table, failures = label_quality(cfg, pages_per_language=args.pages, progress=not args.quiet)
+    print(table)
+    return 1 if failures else 0
+
+
+def cmd_synth_preview(args: argparse.Namespace) -> int:
+    from polyocr.synth.report import preview_sheets
+
+    cfg = _config(args)
+    paths = preview_sheets(cfg, Path(args.out), per_sheet=args.per_sheet, by=args.by)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polyocr", description="Multilingual OCR trained on synthetic documents.")
+    parser.add_argument("--version", action="version", version=f"polyocr {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="generate synthetic documents").add_subparsers(dest="synth_command", required=True)
+    for kind, helptext in (("pages", "full pages: image + JSON page model"), ("lines", "line crops: image + text")):
+        p = synth.add_parser(kind, help=helptext)
+        _synth_common(p)
+        p.add_argument("--out", required=True, help="output dataset folder")
+        p.add_argument("--count", type=_positive, required=True, help="number of sample indices to generate")
+        p.add_argument("--start", type=int, default=0, help="first sample index (to extend a dataset)")
+        p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
+        p.add_argument("--backend", choices=("local", "ray"), default="local")
+        p.add_argument("--shard-size", type=_positive, default=256 if kind == "pages" else 4096)
+        p.add_argument("--format", choices=("tar", "folder"), default="tar")
+        p.add_argument("--image-format", choices=("jpg", "png"), default="jpg")
+        p.add_argument("--resume", action="store_true", help="continue a killed run (skips finished shards)")
+        p.add_argument("--quiet", action="store_true")
+        if kind == "lines":
+            p.add_argument("--line-height", type=int, default=0, help="rescale crops to this height in px (0 = keep)")
+        p.set_defaults(func=cmd_synth_generate, kind=kind)
+
+    p = synth.add_parser("check", help="label-quality report over generated pages")
+    _synth_common(p)
+    p.add_argument("--pages", type=_positive, default=200, help="pages per language")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_synth_check)
+
+    p = synth.add_parser("preview", help="contact sheets with polygons and reading order drawn")
+    _synth_common(p)
+    p.add_argument("--out", required=True, help="folder for the PNG sheets")
+    p.add_argument("--per-sheet", type=_positive, default=8)
+    p.add_argument("--by", choices=("language", "layout"), default="language")
+    p.set_defaults(func=cmd_synth_preview)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt as exc:
+        print("polyocr: interrupted; finished shards are kept (rerun with --resume)", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
+    except (UsageError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError, RuntimeError) as exc:
+        if args.debug:
+            raise
+        print(f"polyocr: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

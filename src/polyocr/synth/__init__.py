@@ -1,0 +1,1 @@
+"""The synthetic document generator: text, fonts, layouts, rendering, degradations, shards."""

@@ -1,0 +1,320 @@
+"""Compose one synthetic sample: a full page, or a single line crop.
+
+Everything random about sample *i* is drawn from ``sample_rng(seed, i)``, so a sample can be
+regenerated exactly from (config, index): that is what makes resuming, sharding across workers
+and re-checking labels possible. The order is: language → layout → styles → layout draws text on
+the canvas → ink morphology → background + composite → degradations (polygons follow) → labels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from polyocr.document import Document, Line, Page, polygon_bounds
+from polyocr.languages import LANGUAGES, Language, get_language, shared_dir
+from polyocr.synth import background as bg
+from polyocr.synth import effects as fx
+from polyocr.synth.fonts import FontLibrary, load_font
+from polyocr.synth.layouts import LAYOUTS, Ctx, layouts_for
+from polyocr.synth.render import Canvas, RunCache
+from polyocr.synth.rng import sample_rng
+from polyocr.synth.text import TextSource, mix_content
+from polyocr.synth.typeset import NoFont, TextStyle, Typesetter
+
+__all__ = ["SynthConfig", "Resources", "PageSample", "LineSample", "generate_page", "generate_line", "Rejected"]
+
+A4_200DPI = (1654, 2339)
+
+
+class Rejected(Exception):
+    """A sample that cannot be made correctly (no font for its text, failed label check)."""
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    seed: int = 0
+    languages: tuple[str, ...] = tuple(LANGUAGES)
+    language_weights: tuple[float, ...] = ()   # empty = uniform
+    layouts: tuple[str, ...] = ()              # empty = every layout the language allows
+    width: int = A4_200DPI[0]
+    height: int = A4_200DPI[1]
+    dpi: int = 200
+    split: str = "train"                       # "train" or "heldout": which fonts and which corpus lines
+    degrade: str = "mixed"                     # degradation profile: clean | scan | photo | mixed
+    shared: str | None = None                  # shared data folder; None = autodetect, "" = none
+    font_dirs: tuple[str, ...] = ()
+    image_format: str = "jpg"                  # jpg | png
+    jpeg_quality: int = 92
+    check: bool = True                         # run the label checks on every sample
+    reject_bad: bool = True                    # drop samples whose labels fail a check (else keep, with problems listed)
+    line_height_px: int = 0                    # line crops: rescale to this height (0 = keep)
+
+    def shared_path(self) -> Path | None:
+        if self.shared == "":
+            return None
+        return shared_dir(self.shared)
+
+
+class Resources:
+    """What a worker loads once: fonts, corpora, backgrounds, the run cache."""
+
+    def __init__(self, cfg: SynthConfig) -> None:
+        self.cfg = cfg
+        shared = cfg.shared_path()
+        self.fonts = FontLibrary.scan(extra_dirs=[Path(d) for d in cfg.font_dirs])
+        fallback = shared is None  # no shared corpus: wordfreq + Faker from PyPI
+        self.text = {code: TextSource(code, shared=shared, split=cfg.split, fallback=fallback) for code in cfg.languages}
+        self.english = self.text.get("en") or TextSource("en", shared=shared, split=cfg.split, fallback=fallback)
+        self.backgrounds = bg.BackgroundLibrary.load(shared)
+        self.cache = RunCache()
+        for code in cfg.languages:
+            if not self.fonts.for_language(code, cfg.split):
+                raise RuntimeError(f"no {cfg.split} font covers {code}: install the font packages (see README)")
+
+
+@dataclass
+class PageSample:
+    image: np.ndarray          # H×W×3 uint8
+    page: Page
+    text_alpha: np.ndarray | None = None  # clean text ink before degradations (for checks)
+    problems: list[str] = field(default_factory=list)
+    degradations: "fx.DegradeParams | None" = None
+
+    def encode(self, cfg: SynthConfig, key: str) -> dict[str, bytes]:
+        img = encode_image(self.image, cfg)
+        self.page.image = f"{key}.{cfg.image_format}"
+        doc = Document(pages=[self.page], source=self.page.image)
+        return {cfg.image_format: img, "json": doc.to_json().encode("utf-8")}
+
+
+@dataclass
+class LineSample:
+    image: np.ndarray
+    line: Line
+    meta: dict[str, Any]
+
+    def encode(self, cfg: SynthConfig, key: str) -> dict[str, bytes]:
+        meta = {"text": self.line.text, "language": self.line.language, "direction": self.line.direction,
+                "writing_mode": self.line.writing_mode, **self.meta}
+        return {cfg.image_format: encode_image(self.image, cfg), "txt": self.line.text.encode("utf-8"),
+                "json": json.dumps(meta, ensure_ascii=False).encode("utf-8")}
+
+
+def encode_image(img: np.ndarray, cfg: SynthConfig) -> bytes:
+    if cfg.image_format == "png":
+        ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    else:
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+    if not ok:
+        raise RuntimeError("image encoding failed")
+    return buf.tobytes()
+
+
+# -- choices ----------------------------------------------------------------------------------------
+
+def _choose_language(cfg: SynthConfig, rng: np.random.Generator) -> Language:
+    w = np.array(cfg.language_weights or [1.0] * len(cfg.languages), float)
+    return get_language(cfg.languages[int(rng.choice(len(cfg.languages), p=w / w.sum()))])
+
+
+def _choose_layout(cfg: SynthConfig, lang: Language, rng: np.random.Generator) -> str:
+    weights = layouts_for(lang)
+    if cfg.layouts:
+        weights = {k: v for k, v in weights.items() if k in cfg.layouts}
+        if not weights:
+            raise Rejected(f"no requested layout suits {lang.code}")
+    names = sorted(weights)
+    p = np.array([weights[n] for n in names])
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def _pick(res: Resources, rng: np.random.Generator, lang: str, **kw: Any):
+    face = res.fonts.pick(rng, lang, split=res.cfg.split, **kw)
+    if face is None and kw:
+        face = res.fonts.pick(rng, lang, split=res.cfg.split)
+    if face is None:
+        raise Rejected(f"no {res.cfg.split} font for {lang}")
+    return face
+
+
+def _styles(res: Resources, rng: np.random.Generator, lang: Language, layout: str, dpi: int) -> dict[str, TextStyle]:
+    # Body text from 7 pt (footnotes, dense forms) to 14 pt; a few pages of small low-resolution text.
+    pt = float(rng.uniform(7.5, 14.0)) if rng.random() < 0.9 else float(rng.uniform(5.5, 7.5))
+    size = max(12, int(round(pt * dpi / 72)))
+    vertical = layout == "vertical"
+    body = _pick(res, rng, lang.code, vertical=True) if vertical else _pick(res, rng, lang.code)
+    head = _pick(res, rng, lang.code, bold=True) if rng.random() < 0.6 else body
+    mono = _pick(res, rng, lang.code, monospace=True)
+    lh = float(rng.uniform(1.25, 1.7))
+    return {
+        "body": TextStyle(body, size, 0, 0, lh),
+        "heading": TextStyle(head, int(size * rng.uniform(1.15, 1.6)), int(rng.random() < 0.3), int(head is body and rng.random() < 0.5), 1.3),
+        "small": TextStyle(body, max(12, int(size * 0.8)), 0, 0, 1.3),
+        "mono": TextStyle(mono, size, 0, 0, lh),
+    }
+
+
+def _ink_colors(rng: np.random.Generator, dark_background: bool) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    if dark_background:
+        base = tuple(int(v) for v in rng.integers(215, 256, 3))
+        return base, tuple(int(v) for v in rng.integers(180, 256, 3))
+    base = tuple(int(v) for v in rng.integers(0, 60, 3)) if rng.random() < 0.85 else \
+        tuple(int(v) for v in rng.integers(0, 110, 3))
+    accent = base if rng.random() < 0.6 else tuple(int(v) for v in rng.integers(0, 150, 3))
+    return base, accent
+
+
+# -- pages --------------------------------------------------------------------------------------------
+
+def generate_page(cfg: SynthConfig, res: Resources, index: int) -> PageSample:
+    rng = sample_rng(cfg.seed, index)
+    lang = _choose_language(cfg, rng)
+    layout = _choose_layout(cfg, lang, rng)
+    width, height = (cfg.height, int(cfg.height * 9 / 16)) if layout == "slide" else (cfg.width, cfg.height)
+    styles = _styles(res, rng, lang, layout, cfg.dpi)
+    canvas = Canvas(width, height, colors=2)
+    ts = Typesetter(canvas, res.fonts, lang.code, cfg.split, res.cache, load_font)
+    source = res.text[lang.code]
+    ctx = Ctx(canvas=canvas, ts=ts, text=source, lang=lang, body=styles["body"], heading=styles["heading"],
+              small=styles["small"], mono=styles["mono"],
+              mix=lambda r, t, rate: mix_content(r, t, lang.code, res.english, rate, allowed=source.allowed),
+              margin=int(width * rng.uniform(0.05, 0.11)))
+    try:
+        blocks = LAYOUTS[layout](ctx, rng)
+    except NoFont as exc:
+        raise Rejected(f"no font: {exc}") from None
+    blocks = [b for b in blocks if b.lines]
+    if not blocks:
+        raise Rejected("empty page")
+    page = Page(width=width, height=height, blocks=blocks, language=lang.code, direction=lang.direction,
+                dpi=float(cfg.dpi), index=0)
+    page.assign_ids()
+
+    clean_alpha = canvas.text_alpha()
+    problems: list[str] = []
+    if cfg.check:
+        from polyocr.synth.checks import check_page
+        problems = check_page(page, clean_alpha, ts.drawn, res.fonts)
+        if problems and cfg.reject_bad:
+            raise Rejected("label check: " + problems[0])
+
+    fx_rng = sample_rng(cfg.seed, index, "effects")
+    min_text = float(min(styles["small"].size, styles["body"].size))
+    ink = fx.sample_ink(fx_rng, min_text)
+    bgp = bg.sample_background(fx_rng, res.backgrounds)
+    image = bg.render_background(bgp, width, height, res.backgrounds)
+    ink_rgb, accent_rgb = _ink_colors(fx_rng, bg.is_dark(bgp, res.backgrounds))
+    layers = [(fx.apply_ink(canvas.graphics, ink), ink_rgb), (fx.apply_ink(canvas.text[0], ink), ink_rgb),
+              (fx.apply_ink(canvas.text[1], ink), accent_rgb)]
+    for alpha, rgb in layers:
+        if alpha.any():
+            image = bg.composite(image, alpha, rgb)
+    profile = "clean" if cfg.degrade == "clean" else cfg.degrade
+    polys, owners = _collect_polygons(page)
+    allpts = np.concatenate(polys)
+    content = (float(allpts[:, 0].min()), float(allpts[:, 1].min()), float(allpts[:, 0].max()), float(allpts[:, 1].max()))
+    dp = fx.sample_degradations(fx_rng, width, height, min_text, profile=profile, content_box=content)
+    image, moved = fx.apply_degradations(image, polys, dp)
+    _assign_polygons(owners, moved, width, height)
+    page.meta = {
+        "generator": "polyocr.synth", "seed": cfg.seed, "index": index, "split": cfg.split, "layout": layout,
+        "fonts": {k: {"family": s.face.family, "style": s.face.style, "file": Path(s.face.path).name, "size_px": s.size}
+                  for k, s in styles.items()},
+        "background": asdict(bgp), "ink": asdict(ink), "degradations": asdict(dp),
+    }
+    return PageSample(image=image, page=page, text_alpha=clean_alpha, problems=problems, degradations=dp)
+
+
+def _collect_polygons(page: Page) -> tuple[list[np.ndarray], list[Any]]:
+    polys, owners = [], []
+    for b in page.blocks:
+        for el in [b, *b.lines, *(w for ln in b.lines for w in ln.words)]:
+            polys.append(np.asarray(el.polygon, np.float32))
+            owners.append(el)
+    return polys, owners
+
+
+def _assign_polygons(owners: list[Any], polys: list[np.ndarray], width: int, height: int) -> None:
+    for el, p in zip(owners, polys):
+        p = np.clip(p, 0, [width, height])
+        el.polygon = tuple((float(x), float(y)) for x, y in p)
+
+
+# -- line crops ----------------------------------------------------------------------------------------
+
+LINE_KINDS = ("sentence", "sentence", "sentence", "words", "field")
+FIELD_KINDS = ("date", "price", "number", "phone", "url", "email", "code", "name", "address", "company", "id", "percent")
+
+
+def generate_line(cfg: SynthConfig, res: Resources, index: int) -> LineSample:
+    """One line image with its text: for the recogniser. More fonts and sizes per hour than pages."""
+    rng = sample_rng(cfg.seed, index)
+    lang = _choose_language(cfg, rng)
+    vertical = "vertical-rl" in lang.writing_modes and rng.random() < 0.15
+    face = _pick(res, rng, lang.code, vertical=True) if vertical else _pick(res, rng, lang.code)
+    size = int(rng.integers(16, 56))
+    style = TextStyle(face, size, 0, int(rng.random() < 0.08), 1.3)
+    source = res.text[lang.code]
+    kind = LINE_KINDS[int(rng.integers(len(LINE_KINDS)))]
+    max_chars = int(rng.integers(4, 30 if vertical else (40 if not lang.uses_spaces else 70)))
+    if kind == "sentence":
+        text = mix_content(rng, source.sentence(rng, max_chars=max_chars), lang.code, res.english, 0.3,
+                           allowed=source.allowed)
+    elif kind == "words":
+        text = (" " if lang.uses_spaces else "").join(source.words(rng, int(rng.integers(1, 6))))
+    else:
+        text = source.field(rng, FIELD_KINDS[int(rng.integers(len(FIELD_KINDS)))])
+    text = " ".join(text.split())
+    if not text:
+        raise Rejected("empty text")
+    span = size * (len(text) + 4) * (1.0 if not vertical else 1.1)
+    pad = size
+    w, h = (int(size * 2.5), int(span)) if vertical else (int(min(span, 6000)), int(size * 2.5))
+    canvas = Canvas(w, h, colors=1)
+    ts = Typesetter(canvas, res.fonts, lang.code, cfg.split, res.cache, load_font)
+    try:
+        if vertical:
+            words = ts.break_lines(text, style, h - 2 * pad, vertical=True)[:1]
+            line = ts.draw_column(words[0], style, w / 2, pad) if words else None
+        else:
+            words = ts.break_lines(text, style, w - 2 * pad, lang.direction)[:1]
+            line = ts.draw_line(words[0], style, pad, w - pad, size * 1.5, "start", lang.direction) if words else None
+    except NoFont as exc:
+        raise Rejected(f"no font: {exc}") from None
+    if line is None:
+        raise Rejected("nothing drawn")
+    if cfg.check:
+        from polyocr.synth.checks import check_tofu
+        bad = check_tofu(ts.drawn, res.fonts)
+        if bad:
+            raise Rejected("tofu: " + bad[0])
+    fx_rng = sample_rng(cfg.seed, index, "effects")
+    alpha = fx.apply_ink(canvas.text[0], fx.sample_ink(fx_rng, float(size)))
+    bgp = bg.sample_background(fx_rng, res.backgrounds)
+    image = bg.render_background(bgp, w, h, res.backgrounds)
+    ink_rgb, _ = _ink_colors(fx_rng, bg.is_dark(bgp, res.backgrounds))
+    image = bg.composite(image, alpha, ink_rgb)
+    dp = fx.sample_degradations(fx_rng, w, h, float(size), profile=cfg.degrade)
+    image, (poly,) = fx.apply_degradations(image, [np.asarray(line.polygon, np.float32)], dp)
+    # Crop around the line with a random margin, as a detector's box would.
+    x0, y0, x1, y1 = polygon_bounds([tuple(p) for p in poly])
+    m = size * rng.uniform(0.05, 0.35, 4)
+    cx0, cy0 = int(max(0, x0 - m[0])), int(max(0, y0 - m[1]))
+    cx1, cy1 = int(min(w, x1 + m[2] + 1)), int(min(h, y1 + m[3] + 1))
+    crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
+    if crop.size == 0:
+        raise Rejected("empty crop")
+    if cfg.line_height_px:
+        long_side_h = crop.shape[1] if vertical else crop.shape[0]
+        scale = cfg.line_height_px / max(1, long_side_h)
+        crop = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), max(1, int(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+    meta = {"font": {"family": face.family, "style": face.style, "file": Path(face.path).name}, "size_px": size,
+            "kind": kind, "seed": cfg.seed, "index": index, "split": cfg.split}
+    return LineSample(image=crop, line=line, meta=meta)

@@ -1,0 +1,1 @@
+"""polyocr.train"""

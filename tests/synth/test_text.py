@@ -1,0 +1,264 @@
+"""Text sources: determinism, charset discipline, the train/held-out split, cutting, mixing, fields.
+
+Every test runs on the fallback path (wordfreq + Faker only, forced with ``fallback=True``) and, where
+the shared corpus exists on this machine, on the corpus path too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+
+import numpy as np
+import pytest
+
+from polyocr.languages import shared_dir
+from polyocr.synth.rng import stable_hash
+from polyocr.synth.text import FIELD_KINDS, HELDOUT_MODULUS, TextSource, _wordfreq_vocab, mix_content
+
+LANGS = ["en", "zh-Hans", "zh-Hant", "ja", "ko", "ru", "ar", "he"]
+_ROOT = shared_dir()
+HAS_CORPUS = _ROOT is not None and (_ROOT / "data" / "corpus" / "en.txt").is_file()
+MODES = ["fallback", pytest.param("corpus", marks=pytest.mark.skipif(not HAS_CORPUS, reason="no shared corpus"))]
+
+_SOURCES: dict[tuple[str, str, str], TextSource] = {}
+
+
+def src(lang: str, mode: str, split: str = "train") -> TextSource:
+    """One TextSource per (lang, mode, split) for the whole session (loading is the slow part)."""
+    key = (lang, mode, split)
+    if key not in _SOURCES:
+        ts = TextSource(lang, split=split, fallback=(mode == "fallback"))
+        assert ts.mode == mode
+        _SOURCES[key] = ts
+    return _SOURCES[key]
+
+
+def _outputs(ts: TextSource, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    out = [ts.sentence(rng) for _ in range(20)]
+    out += [ts.sentence(rng, max_chars=m) for m in (3, 10, 25, 60)]
+    out += [ts.paragraph(rng, 60, 300) for _ in range(3)]
+    out += ts.words(rng, 30)
+    out += [ts.field(rng, k) for k in FIELD_KINDS for _ in range(3)]
+    return out
+
+
+def _bad_chars(texts: list[str], allowed: frozenset[str]) -> set[str]:
+    return {c for t in texts for c in t if c not in allowed}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("lang", LANGS)
+def test_outputs_deterministic_allowed_nfc(lang: str, mode: str) -> None:
+    ts = src(lang, mode)
+    a, b = _outputs(ts, 7), _outputs(ts, 7)
+    assert a == b
+    assert _outputs(ts, 8) != a
+    assert all(t for t in a), "empty output"
+    assert not _bad_chars(a, ts.allowed)
+    assert all(unicodedata.is_normalized("NFC", t) for t in a)
+    assert all(t == " ".join(t.split()) for t in a), "untidy whitespace"
+    mixed = [mix_content(np.random.default_rng(i), t, lang, src("en", mode), 0.5, allowed=ts.allowed)
+             for i, t in enumerate(a[:20])]
+    assert not _bad_chars(mixed, ts.allowed)
+
+
+def test_same_output_in_another_process() -> None:
+    """No reliance on hash() or set order: a process with another hash seed gives the same text."""
+    code = (
+        "import numpy as np, json\n"
+        "from polyocr.synth.text import TextSource, mix_content\n"
+        "out = []\n"
+        "for lang in ['zh-Hant', 'ar']:\n"
+        "    for fb in (True, False):\n"
+        "        ts = TextSource(lang, fallback=fb); r = np.random.default_rng(3)\n"
+        "        out += [ts.sentence(r, 50), ts.paragraph(r, 40, 120), *ts.words(r, 5), ts.field(r, 'name'),\n"
+        "                ts.field(r, 'address'), ts.field(r, 'price')]\n"
+        "        out.append(mix_content(r, ts.sentence(r), lang, None, 1.0))\n"
+        "print(json.dumps(out))\n"
+    )
+    runs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        runs.append(res.stdout)
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.skipif(not HAS_CORPUS, reason="no shared corpus")
+@pytest.mark.parametrize("lang", LANGS)
+def test_corpus_splits_disjoint(lang: str) -> None:
+    train, held = src(lang, "corpus").lines, src(lang, "corpus", "heldout").lines
+    assert train and held
+    assert not set(train) & set(held)
+    assert all(stable_hash(ln) % HELDOUT_MODULUS == 0 for ln in held)
+    assert 0.02 < len(held) / (len(train) + len(held)) < 0.09
+    # a held-out sentence is a piece of a held-out line
+    rng = np.random.default_rng(0)
+    held_text = "\n".join(held)
+    for _ in range(20):
+        assert src(lang, "corpus", "heldout").sentence(rng, 80) in held_text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_fallback_splits_disjoint(lang: str) -> None:
+    """Fallback sentences start with a word from their split's half of the vocabulary."""
+    ts_t, ts_h = src(lang, "fallback"), src(lang, "fallback", "heldout")
+    kind = "content" if lang in ("ja", "ko") else "all"
+    held_words = _wordfreq_vocab(lang, ts_t.allowed, kind).part("heldout").words
+    train_words = _wordfreq_vocab(lang, ts_t.allowed, kind).part("train").words
+    assert held_words and train_words and not set(held_words) & set(train_words)
+    rng = np.random.default_rng(1)
+    train = {ts_t.sentence(rng) for _ in range(100)}
+    held = {ts_h.sentence(rng) for _ in range(100)}
+    assert not train & held
+    if lang not in ("zh-Hans", "zh-Hant", "ja"):
+        hw = set(held_words)
+        starts = [s.split(" ")[0].rstrip(",،.?!؟").lower() for s in held]
+        # Korean nouns carry a particle: some prefix of the first token is the drawn word
+        assert sum(any(w[:k] in hw for k in range(1, len(w) + 1)) for w in starts) >= 95
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("lang", LANGS)
+def test_lengths_and_cuts(lang: str, mode: str) -> None:
+    ts = src(lang, mode)
+    rng = np.random.default_rng(2)
+    for m in (1, 2, 4, 8, 15, 30, 50, 100, 200):
+        for _ in range(15):
+            s = ts.sentence(rng, max_chars=m)
+            assert 0 < len(s) <= m, (m, s)
+            assert not unicodedata.combining(s[0])
+    for lo, hi in ((10, 10), (40, 80), (60, 500), (200, 260)):
+        for _ in range(8):
+            p = ts.paragraph(rng, lo, hi)
+            assert len(p) <= hi
+            assert len(p) >= min(lo, hi - 25) or len(p) >= lo * 0.5, (lo, hi, p)
+    if mode == "corpus":
+        # cut sentences are prefixes of (a sentence inside) a corpus line
+        text = "\n".join(ts.lines)
+        assert all(ts.sentence(rng, 40) in text for _ in range(30))
+    if lang in ("zh-Hans", "zh-Hant", "ja"):
+        assert all(" " not in p or mode == "corpus" for p in [ts.paragraph(rng, 50, 100) for _ in range(5)])
+
+
+def test_arabic_marks_stay_on_their_letters() -> None:
+    ts = src("ar", "corpus" if HAS_CORPUS else "fallback")
+    rng = np.random.default_rng(4)
+    for m in range(3, 60):
+        s = ts.sentence(rng, m)
+        assert not re.search(r"(^| )[\u064b-\u0652]", s)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_scripts_and_cjk_joining(mode: str) -> None:
+    rng = np.random.default_rng(5)
+    script = {"ar": r"[\u0621-\u064a]", "he": r"[\u05d0-\u05ea]", "ru": r"[\u0410-\u044f]",
+              "ko": r"[\uac00-\ud7a3]", "ja": r"[\u3041-\u30fa\u4e00-\u9fff]", "zh-Hans": r"[\u4e00-\u9fff]",
+              "zh-Hant": r"[\u4e00-\u9fff]"}
+    for lang, pat in script.items():
+        ts = src(lang, mode)
+        for _ in range(10):
+            assert re.search(pat, ts.sentence(rng)), lang
+        for kind in ("name", "address", "company", "key", "title"):
+            assert re.search(pat, ts.field(rng, kind)), (lang, kind)
+        if lang in ("ar", "he"):
+            assert sum(bool(re.search(pat, w)) for w in ts.words(rng, 20)) >= 18
+    for lang in ("zh-Hans", "ja"):
+        ts = src(lang, mode)
+        words = ts.words(rng, 40)
+        assert all(1 <= len(w) <= 10 for w in words), words
+        if mode == "fallback":
+            assert all(" " not in ts.sentence(rng) for _ in range(10))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("lang", LANGS)
+def test_fields_every_kind(lang: str, mode: str) -> None:
+    ts = src(lang, mode)
+    rng = np.random.default_rng(6)
+    for kind in FIELD_KINDS:
+        vals = [ts.field(rng, kind) for _ in range(6)]
+        assert all(v.strip() for v in vals), kind
+        assert not _bad_chars(vals, ts.allowed), (kind, vals)
+        assert len(set(vals)) > 1 or kind == "key", (kind, vals)
+    dates = [ts.field(rng, "date") for _ in range(30)]
+    assert all(re.search(r"[0-9\u0660-\u0669]", d) for d in dates), dates
+    assert all(re.search(r"[0-9\u0660-\u0669]", ts.field(rng, k)) for k in ("price", "number", "percent", "phone", "id")
+               for _ in range(5))
+    assert "@" in ts.field(rng, "email") and "://" in ts.field(rng, "url")
+    with pytest.raises(ValueError):
+        ts.field(rng, "nonsense")
+
+
+def test_field_formats() -> None:
+    rng = np.random.default_rng(9)
+    f = lambda lang, kind, n=60: {src(lang, "fallback").field(rng, kind) for _ in range(n)}  # noqa: E731
+    assert any(re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日", d) for d in f("ja", "date"))
+    assert any(re.fullmatch(r"\d{4}년 \d{1,2}월 \d{1,2}일", d) for d in f("ko", "date"))
+    assert any(re.fullmatch(r"\d{1,2} марта \d{4} г\.", d) or " г." in d for d in f("ru", "date"))
+    assert any(re.search(r"[\u0660-\u0669]", d) for d in f("ar", "date"))
+    assert any("ש״ח" in p or "₪" in p for p in f("he", "price"))
+    assert any(p.endswith("円") or p.startswith("¥") for p in f("ja", "price"))
+    assert any("ر.س" in p or "د.إ" in p for p in f("ar", "price"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mix_content(mode: str) -> None:
+    en = src("en", mode)
+    for lang in ("zh-Hans", "ja", "ar", "he", "ru", "ko"):
+        ts = src(lang, mode)
+        rng = np.random.default_rng(11)
+        latin = 0
+        for i in range(30):
+            text = ts.sentence(rng, 120)
+            assert mix_content(rng, text, lang, en, 0.0) == text
+            mixed = mix_content(rng, text, lang, en, 1.0, allowed=ts.allowed)
+            assert mixed != text and len(mixed) > len(text)
+            assert not _bad_chars([mixed], ts.allowed)
+            latin += len(re.findall(r"[A-Za-z]", mixed)) > len(re.findall(r"[A-Za-z]", text))
+            if lang in ("ar", "he", "ru", "ko"):  # spaced scripts: the original words all survive, in order
+                words = text.split(" ")
+                it = iter(mixed.split(" "))
+                assert all(any(w == m for m in it) for w in words)
+        assert latin >= 10, (lang, latin)
+    # CJK: inserted Latin is sometimes spaced, sometimes glued; never glued onto another ASCII word
+    rng = np.random.default_rng(12)
+    outs = [mix_content(rng, "我们今天在北京开会，讨论明年的计划。", "zh-Hans", en, 2.0) for _ in range(60)]
+    assert any(re.search(r"[\u4e00-\u9fff] [A-Za-z0-9]", o) for o in outs)
+    assert any(re.search(r"[\u4e00-\u9fff][A-Za-z]", o) for o in outs)
+
+
+def test_sentence_speed() -> None:
+    import time
+
+    for mode in (["corpus"] if HAS_CORPUS else []) + ["fallback"]:
+        ts = src("ja", mode)
+        rng = np.random.default_rng(0)
+        ts.sentence(rng)
+        t = time.perf_counter()
+        for _ in range(500):
+            ts.sentence(rng, 60)
+        per = (time.perf_counter() - t) / 500
+        assert per < (50e-6 if mode == "corpus" else 250e-6), (mode, per)
+
+
+def test_no_global_random_state() -> None:
+    """Faker is seeded per instance; neither Python's nor numpy's global generator is touched."""
+    import random
+
+    py, npy = random.getstate(), np.random.get_state()[1].copy()
+    rng = np.random.default_rng(13)
+    for lang in LANGS:
+        ts = src(lang, "fallback")
+        for kind in ("name", "address", "company", "phone", "email", "url"):
+            ts.field(rng, kind)
+        ts.sentence(rng)
+        mix_content(rng, ts.sentence(rng), lang, None, 1.0)
+    assert random.getstate() == py
+    assert (np.random.get_state()[1] == npy).all()
