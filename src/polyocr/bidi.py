@@ -13,7 +13,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Sequence
 
-__all__ = ["bidi_class", "base_direction", "resolve_levels", "visual_order", "word_visual_order"]
+__all__ = ["bidi_class", "base_direction", "resolve_levels", "visual_order", "word_visual_order",
+           "MIRROR", "to_visual", "to_logical", "rtl_share"]
 
 
 _STRONG_R = {"R", "AL"}
@@ -222,3 +223,120 @@ def word_visual_order(words: Sequence[str], direction: str, sep: str = " ") -> l
             pos[w] = vis
     return sorted(range(len(words)), key=lambda w: pos[w])
 
+
+
+# -- visual strings for the recogniser ---------------------------------------------------------------
+#
+# The line recogniser reads every image left to right and emits characters in *display* order, so
+# its CTC targets are labels turned into display order (:func:`to_visual`), and its output is turned
+# back into logical order (:func:`to_logical`). Mirroring (rule L4) is part of the display: inside a
+# right-to-left run "(" is drawn with the glyph of ")" (HarfBuzz mirrors RTL runs), so the visual
+# string holds the mirrored character and the model learns glyph shapes, not logical roles.
+
+# Bidi_Mirroring_Glyph pairs for the mirrored characters of our charset (BidiMirroring.txt).
+_MIRROR_PAIRS = ("()", "<>", "[]", "{}", "«»", "‹›", "∈∋", "∼∽", "≒≓", "≤≥", "≦≧", "≪≫", "≮≯", "⊂⊃", "⊆⊇",
+                 "〈〉", "《》", "「」", "『』", "【】", "〔〕", "〖〗", "〘〙", "（）", "＜＞", "［］", "｛｝", "⁅⁆",
+                 "⁽⁾", "₍₎", "｟｠", "｢｣")
+MIRROR: dict[str, str] = {a: b for p in _MIRROR_PAIRS for a, b in (p, p[::-1])}
+
+
+def _display(text: str, levels: Sequence[int]) -> str:
+    """Characters of ``text`` left to right for the given levels, mirrored where the level is odd."""
+    return "".join(MIRROR.get(text[i], text[i]) if levels[i] % 2 else text[i] for i in visual_order(levels))
+
+
+def to_visual(text: str, direction: str) -> str:
+    """Display order (left to right) of a logical string in a paragraph of base ``direction``, L4 mirroring included."""
+    return _display(text, resolve_levels(text, direction))
+
+
+def to_logical(visual: str, direction: str, max_iter: int = 4) -> str:
+    """Logical order of a display-order string: the inverse of :func:`to_visual`, where one exists.
+
+    Reordering is a permutation fixed by the levels of the *logical* string, which the decoder does
+    not have, and several logical strings can share one display (neutrals at run boundaries, W2/W7
+    which look *backwards* for context). So we build candidates, keep those that the forward map
+    sends back to ``visual`` exactly, and pick the most plausible one:
+
+    * **reversed scan** (right-to-left paragraphs): read the display right to left, which is the
+      logical order of the right-to-left text, resolve levels on that string (now an Arabic letter
+      precedes its digits, as W2 needs), and re-reverse the embedded left-to-right runs;
+    * **direct**: resolve levels on the display string itself and reorder it (reordering is its own
+      inverse whenever the runs keep their levels: "123 םולש" → "שלום 123");
+    * **refinement** of either: take the candidate's own (logical) levels, invert that permutation
+      exactly on ``visual``, repeat until the forward map reproduces ``visual``.
+
+    Plausibility: balanced brackets and quotes in logical order first, then the order above. When
+    no candidate maps back exactly the first refinement is returned. tests/pipeline/test_bidi_visual.py
+    measures how often ``to_logical(to_visual(L)) == L`` holds on random mixed-direction lines.
+    """
+    if not visual or (direction == "ltr" and not any(bidi_class(c) in _STRONG_R | {"AN"} for c in visual)):
+        return visual  # no right-to-left content: display order is logical order
+    found: list[str] = []
+    fallback: list[str] = []
+
+    def refine(cand: str) -> None:
+        for _ in range(max_iter):
+            if to_visual(cand, direction) == visual:
+                if cand not in found:
+                    found.append(cand)
+                return
+            fallback.append(cand)
+            levels = resolve_levels(cand, direction)
+            out = [""] * len(visual)
+            for vis, li in enumerate(visual_order(levels)):  # visual_order[vis] = logical index
+                ch = visual[vis]
+                out[li] = MIRROR.get(ch, ch) if levels[li] % 2 else ch
+            nxt = "".join(out)
+            if nxt == cand:
+                return
+            cand = nxt
+
+    if direction == "rtl":
+        rev = visual[::-1]
+        rev_levels = resolve_levels(rev.translate(_MIRROR_TABLE), direction)
+        # In ``rev`` the right-to-left text is already logical; runs at level >= 2 are reversed.
+        shifted = [lv - 1 for lv in rev_levels]
+        refine("".join(MIRROR.get(rev[i], rev[i]) if rev_levels[i] % 2 else rev[i] for i in visual_order(shifted)))
+    refine(_display(visual, resolve_levels(visual, direction)))
+    levels = resolve_levels(visual, direction)
+    unmirrored = "".join(MIRROR.get(c, c) if lv % 2 else c for c, lv in zip(visual, levels))
+    refine(_display(unmirrored, resolve_levels(unmirrored, direction)).translate(_MIRROR_TABLE))
+    if not found:
+        return fallback[0]
+    return max(found, key=lambda c: (_balance(c), -found.index(c)))
+
+
+_PAIRS_OPEN = {"(": ")", "[": "]", "{": "}", "«": "»", "‹": "›", "（": "）", "［": "］", "「": "」", "『": "』",
+               "【": "】", "《": "》", "〈": "〉", "〔": "〕"}
+_PAIRS_CLOSE = {v: k for k, v in _PAIRS_OPEN.items()}
+
+
+def _balance(text: str) -> int:
+    """Minus the number of brackets and quotes that do not pair up in logical order."""
+    stack: list[str] = []
+    bad = 0
+    for ch in text:
+        if ch in _PAIRS_OPEN:
+            stack.append(ch)
+        elif ch in _PAIRS_CLOSE:
+            if stack and stack[-1] == _PAIRS_CLOSE[ch]:
+                stack.pop()
+            else:
+                bad += 1
+    return -(bad + len(stack))
+
+
+_MIRROR_TABLE = str.maketrans(MIRROR)
+
+
+def rtl_share(text: str) -> float:
+    """Share of strong characters that are right-to-left (0 when there are none)."""
+    r = l = 0
+    for ch in text:
+        c = bidi_class(ch)
+        if c in _STRONG_R:
+            r += 1
+        elif c == "L":
+            l += 1
+    return r / (r + l) if r + l else 0.0

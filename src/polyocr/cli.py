@@ -69,6 +69,9 @@ def _config(args: argparse.Namespace):
         if not Path(d).is_dir():
             raise UsageError(f"--font-dir {d}: not a folder")
     scale = args.dpi / 200
+    if args.shared:
+        from polyocr.languages import shared_dir
+        shared_dir(args.shared)  # fail now, not in every worker
     return SynthConfig(seed=args.seed, languages=args.langs, layouts=args.layouts, split=args.split,
                        degrade=args.degrade, shared=args.shared, font_dirs=tuple(args.font_dir), dpi=args.dpi,
                        width=int(round(1654 * scale)), height=int(round(2339 * scale)),
@@ -92,9 +95,10 @@ def cmd_synth_generate(args: argparse.Namespace) -> int:
         raise UsageError(f"--start must be a multiple of --shard-size ({args.shard_size})")
     # The card records the command without the options that do not change the data.
     command = [a for a in sys.argv[1:] if a != "--resume"]
-    info = {"kind": args.kind, "command": " ".join(["polyocr", *command]), "config": dict(cfg.__dict__)}
+    info = {"kind": args.kind, "seed": cfg.seed, "command": " ".join(["polyocr", *command]), "config": dict(cfg.__dict__)}
+    # Text in every language carries Latin, digits and ASCII punctuation: they belong to its charset.
     summary = run(partial(KINDS[args.kind], cfg), run_cfg, card_info=info,
-                  charset={c: set(charset(c)) for c in cfg.languages})
+                  charset={c: set(charset(c)) | set(charset("en")) for c in cfg.languages})
     print(summary.describe())
     return summary.exit_code
 
@@ -103,7 +107,8 @@ def cmd_synth_check(args: argparse.Namespace) -> int:
     from polyocr.synth.report import label_quality
 
     cfg = replace(_config(args), check=False)
-    table, failures = label_quality(cfg, pages_per_language=args.pages, progress=not args.quiet)
+    table, failures = label_quality(cfg, pages_per_language=args.pages, progress=not args.quiet,
+                                    lines_per_language=args.lines)
     print(table)
     return 1 if failures else 0
 
@@ -145,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = synth.add_parser("check", help="label-quality report over generated pages")
     _synth_common(p)
     p.add_argument("--pages", type=_positive, default=200, help="pages per language")
+    p.add_argument("--lines", type=int, default=500, help="line crops per language checked for tofu")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth_check)
 
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print("polyocr: interrupted; finished shards are kept (rerun with --resume)", file=sys.stderr)
         return int(getattr(exc, "exit_code", 130))
-    except (UsageError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError, RuntimeError) as exc:
+    except (UsageError, OSError, ValueError, RuntimeError) as exc:
         if args.debug:
             raise
         print(f"polyocr: error: {exc}", file=sys.stderr)

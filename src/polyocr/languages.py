@@ -69,9 +69,11 @@ def shared_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     Order: the explicit argument, ``$POLYOCR_SHARED``, then ``../shared`` beside the source checkout
     or beside the current directory.
     """
-    candidates: list[Path] = []
     if explicit:
-        candidates.append(Path(explicit))
+        if (Path(explicit) / "data").is_dir():
+            return Path(explicit)
+        raise FileNotFoundError(f"shared data folder {explicit} has no data/ inside")
+    candidates: list[Path] = []
     env = os.environ.get("POLYOCR_SHARED")
     if env:
         candidates.append(Path(env))
@@ -81,8 +83,6 @@ def shared_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     for c in candidates:
         if (c / "data").is_dir():
             return c
-    if explicit:
-        raise FileNotFoundError(f"shared data folder {explicit} has no data/ inside")
     return None
 
 

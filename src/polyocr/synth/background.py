@@ -265,16 +265,17 @@ def _source(params: BackgroundParams, library: BackgroundLibrary, portrait: bool
         img = cv2.resize(img, shrink_to, interpolation=cv2.INTER_AREA if both else cv2.INTER_LINEAR)
     if keep is not None:
         img = img[:keep[1], :keep[0]]
-    src = img.astype(np.float32)
-    if params.gray:
-        src = np.repeat((src @ np.array([0.299, 0.587, 0.114], np.float32))[..., None], 3, axis=2)
-    src *= np.asarray(params.tint, np.float32)
-    col = np.asarray(params.color, np.float32)
+    # The blend is affine per channel (out = a + b * src, src optionally grey), so one cv2.transform
+    # with a 3x4 matrix does it in uint8 with rounding and saturation.
+    col = np.asarray(params.color, np.float64)
+    tint = np.asarray(params.tint, np.float64)
     if params.blend == "multiply":
-        out = col * (1.0 - params.opacity) + (col * (params.opacity / 255.0)) * src
+        gain, offset = col * (params.opacity / 255.0) * tint, col * (1.0 - params.opacity)
     else:
-        out = col * (1.0 - params.opacity) + src * params.opacity
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        gain, offset = params.opacity * tint, col * (1.0 - params.opacity)
+    mix = np.outer(gain, [0.299, 0.587, 0.114]) if params.gray else np.diag(gain)
+    matrix = np.hstack([mix, offset[:, None]]).astype(np.float32)
+    return cv2.transform(np.ascontiguousarray(img), matrix)
 
 
 def _procedural(params: BackgroundParams, width: int, height: int, gen: np.random.Generator) -> np.ndarray:
@@ -298,7 +299,9 @@ def _fibres(img: np.ndarray, params: BackgroundParams, gen: np.random.Generator)
     """Thin short curved strokes a little darker or lighter than the paper, drawn in place."""
     h, w = img.shape[:2]
     base = np.asarray(params.color, np.float64)
-    for _ in range(params.fibres):
+    # params.fibres is the count for a full page; smaller images (line crops) get their share.
+    count = int(round(params.fibres * min(1.0, (h * w) / (1654 * 2339))))
+    for _ in range(count):
         n = 4
         x, y = gen.uniform(0, w), gen.uniform(0, h)
         ang, length = gen.uniform(0, 2 * math.pi), gen.uniform(8, 40)

@@ -218,6 +218,10 @@ def table(ctx: Ctx, rng: np.random.Generator) -> list[Block]:
     if border == "grid":
         for x in x_edges:
             ctx.canvas.vline(int(x), int(top), int(y), 1)
+    # Tables sit inside documents: text continues below when there is room.
+    if y < ctx.height * 0.75:
+        blocks += _flow(ctx, rng, [(ctx.margin, ctx.width - ctx.margin)], y + style.size * 2, ctx.height - ctx.margin,
+                        justify=ctx.lang.uses_spaces and rng.random() < 0.5, headings=True)
     return blocks
 
 
@@ -372,8 +376,8 @@ def scattered(ctx: Ctx, rng: np.random.Generator) -> list[Block]:
     """Scene-like phrases at random places, sizes, colours and angles, never overlapping."""
     occupied = np.zeros((ctx.height // 8 + 1, ctx.width // 8 + 1), bool)
     placed: list[tuple[float, float, Block]] = []
-    for _ in range(int(rng.integers(6, 30))):
-        size = int(ctx.body.size * rng.uniform(0.8, 3.0))
+    for _ in range(int(rng.integers(15, 60))):
+        size = int(ctx.body.size * rng.uniform(0.7, 2.5))
         style = replace(ctx.body, size=size, color=int(rng.integers(0, len(ctx.canvas.text))),
                         stroke=int(rng.random() < 0.2))
         text = ctx.text.field(rng, str(rng.choice(["title", "name", "price", "date", "company", "phone", "url"])))

@@ -222,14 +222,17 @@ def contact_sheet(items: list[tuple[np.ndarray, Page, str]], columns: int = 4, t
 
 
 def save_png(array: np.ndarray, path: str | os.PathLike[str]) -> Path:
-    """Write ``array`` as a PNG atomically (temp file in the same folder, then ``os.replace``),
-    so a viewer or a parallel job never sees a half-written file."""
+    """Write ``array`` as a PNG (or a JPEG when ``path`` ends in .jpg) atomically: temp file in the
+    same folder, then ``os.replace``, so a viewer or a parallel job never sees a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(np.asarray(array)).save(fh, format="PNG")
+            if path.suffix.lower() in (".jpg", ".jpeg"):
+                Image.fromarray(np.asarray(array)).save(fh, format="JPEG", quality=82)
+            else:
+                Image.fromarray(np.asarray(array)).save(fh, format="PNG")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -10,12 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from polyocr.synth.checks import check_ink
-from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_page
+from polyocr.synth.checks import check_ink, check_tofu
+from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_line, generate_page
 
 __all__ = ["label_quality", "preview_sheets", "CHECK_COLUMNS"]
 
-CHECK_COLUMNS = ("schema", "no ink", "ink outside", "tofu", "rtl order", "vertical", "after warp")
+CHECK_COLUMNS = ("schema", "no ink", "ink outside", "tofu", "rtl order", "vertical", "after warp", "tofu lines")
 
 
 def _classify(problem: str) -> str:
@@ -32,7 +32,8 @@ def _classify(problem: str) -> str:
     return "schema"
 
 
-def label_quality(cfg: SynthConfig, pages_per_language: int, progress: bool = True) -> tuple[str, int]:
+def label_quality(cfg: SynthConfig, pages_per_language: int, progress: bool = True,
+                  lines_per_language: int = 0) -> tuple[str, int]:
     """Generate pages with checks on but rejection off, and count every label problem per language.
 
     Besides the checks on the clean layer, the clean ink is warped with the page's own homography
@@ -77,14 +78,26 @@ def label_quality(cfg: SynthConfig, pages_per_language: int, progress: bool = Tr
                 print(f"\r{lang}: {i + 1}/{pages_per_language}", end="", file=sys.stderr, flush=True)
         if progress:
             print(file=sys.stderr)
-        failing += bad_pages
-        rows.append((lang, pages, words, rejected, bad_pages, counts, layouts))
-    head = "| lang | pages | words | rejected | pages with problems | " + " | ".join(CHECK_COLUMNS) + " | layouts |"
+        tofu_lines = 0
+        for i in range(lines_per_language):
+            try:
+                ls = generate_line(lcfg, res, i)
+            except Rejected:
+                continue
+            if check_tofu(ls.drawn):
+                tofu_lines += 1
+                if len(examples) < 10:
+                    examples.append(f"{lang} line {i}: {check_tofu(ls.drawn)[0]}")
+        failing += bad_pages + tofu_lines
+        counts["tofu lines"] = tofu_lines
+        rows.append((lang, pages, words, rejected, bad_pages, counts, layouts, lines_per_language))
+    head = ("| lang | pages | words | rejected | pages with problems | " + " | ".join(CHECK_COLUMNS)
+            + " | line crops | layouts |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for lang, pages, words, rejected, bad, counts, layouts in rows:
+    for lang, pages, words, rejected, bad, counts, layouts, nlines in rows:
         lay = ", ".join(f"{k} {v}" for k, v in sorted(layouts.items()))
         lines.append(f"| {lang} | {pages} | {words} | {rejected} | {bad} | "
-                     + " | ".join(str(counts.get(c, 0)) for c in CHECK_COLUMNS) + f" | {lay} |")
+                     + " | ".join(str(counts.get(c, 0)) for c in CHECK_COLUMNS) + f" | {nlines} | {lay} |")
     if examples:
         lines += ["", "First problems:"] + [f"- {e}" for e in examples]
     return "\n".join(lines), failing
@@ -125,8 +138,8 @@ def preview_sheets(cfg: SynthConfig, out: Path, per_sheet: int = 8, by: str = "l
             items.append((s.image, s.page, f"{s.page.language} · {s.page.meta['layout']} · #{k * 7 + attempt}"))
         if not items:
             continue
-        sheet = contact_sheet(items, columns=4, thumb_width=600)
-        path = out / f"synth-{name}.png"
+        sheet = contact_sheet(items, columns=4, thumb_width=480)
+        path = out / f"synth-{name}.jpg"
         save_png(sheet, path)
         paths.append(path)
     return paths
