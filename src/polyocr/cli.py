@@ -7,6 +7,7 @@ nothing the user does should show a traceback (``--debug`` shows it for develope
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -123,6 +124,59 @@ def cmd_synth_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_rec(args: argparse.Namespace) -> int:
+    from polyocr.train.loop import train
+    from polyocr.train.recipes import apply_overrides, get_recipe
+
+    cfg = get_recipe(args.recipe)
+    shards = tuple(d for item in args.data for d in item.split(",") if d)
+    real = tuple(d for item in args.real for d in item.split(",") if d)
+    for d in (*shards, *real):
+        if not Path(d).exists():
+            raise UsageError(f"data folder {d} not found")
+    sets = list(args.set)
+    if shards:
+        sets.append(f"shards={','.join(shards)}")
+        if args.synth_ratio is None:
+            sets.append("synth_ratio=0")
+    if real:
+        sets.append(f"real={','.join(real)}")
+        sets.append(f"real_ratio={args.real_ratio}")
+    if args.synth_ratio is not None:
+        sets.append(f"synth_ratio={args.synth_ratio}")
+    for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("threads", "threads"), ("workers", "workers"),
+                      ("seed", "seed"), ("lr", "lr"), ("eval_every", "eval_every"), ("ckpt_minutes", "ckpt_minutes"),
+                      ("ckpt_every", "ckpt_every"), ("log_every", "log_every"), ("init", "init"), ("eval_cache", "eval_cache")):
+        value = getattr(args, flag)
+        if value is not None:
+            sets.append(f"{key}={value}")
+    if args.langs:
+        sets.append(f"languages={','.join(args.langs)}")
+        if not any(s.startswith("language_weights=") for s in sets):
+            sets.append("language_weights=")
+    try:
+        cfg = apply_overrides(cfg, sets)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out)
+    if not args.resume and (out / "checkpoints" / "latest").exists():
+        raise UsageError(f"{out} already holds a run; add --resume to continue it or choose another --out")
+    result = train(cfg, out, resume=args.resume, echo=None if args.quiet else print)
+    print(json.dumps({"step": result["step"], **({"eval": result["metrics"].get("mean")} if result["metrics"] else {})}))
+    return 0
+
+
+def cmd_export_rec(args: argparse.Namespace) -> int:
+    from polyocr.train.export import export
+
+    meta = export(args.ckpt, args.out, quantize=args.quantize, weights_dtype=args.weights_dtype)
+    size = meta["onnx"]["bytes"] + meta["safetensors"]["bytes"]
+    print(f"wrote {args.out}: model.onnx ({meta['onnx']['bytes'] / 1e6:.1f} MB, {meta['onnx']['quantization']}), "
+          f"model.safetensors ({meta['safetensors']['bytes'] / 1e6:.1f} MB), model.json; {size / 1e6:.1f} MB in all; "
+          f"parity {json.dumps(meta['parity'])}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polyocr", description="Multilingual OCR trained on synthetic documents.")
     parser.add_argument("--version", action="version", version=f"polyocr {__version__}")
@@ -160,6 +214,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-sheet", type=_positive, default=8)
     p.add_argument("--by", choices=("language", "layout"), default="language")
     p.set_defaults(func=cmd_synth_preview)
+
+    train = sub.add_parser("train", help="train models").add_subparsers(dest="train_command", required=True)
+    p = train.add_parser("rec", help="the line recogniser (see polyocr.train.recipes for every setting)")
+    p.add_argument("--recipe", default="unified", help="named recipe: unified, ja, ko, ru, ar")
+    p.add_argument("--out", required=True, help="run folder: log.jsonl, checkpoints/, heldout/")
+    p.add_argument("--data", action="append", default=[], help="line shards (`polyocr synth lines` folders or .tar), comma-separated or repeated; without --synth-ratio only these are used")
+    p.add_argument("--synth-ratio", type=float, default=None, help="share of lines rendered on the fly (default 1 without --data, 0 with it)")
+    p.add_argument("--real", action="append", default=[], help="folders of real annotated lines (images + .txt/.gt.txt, PAGE-XML, ALTO)")
+    p.add_argument("--real-ratio", type=float, default=0.2, help="share of real lines when --real is given")
+    p.add_argument("--langs", type=_langs, default=None, help="comma-separated languages (default: the recipe's)")
+    p.add_argument("--steps", type=_positive, default=None)
+    p.add_argument("--batch-size", type=_positive, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--threads", type=_positive, default=None, help="torch threads (default 2; 1 when the other core renders)")
+    p.add_argument("--workers", type=int, default=None, help="data worker processes (0 or 1)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--eval-every", type=int, default=None, help="steps between held-out evaluations (0 = never)")
+    p.add_argument("--eval-cache", default=None, help="folder for the cached held-out sets (default OUT/heldout)")
+    p.add_argument("--log-every", type=_positive, default=None)
+    p.add_argument("--ckpt-minutes", type=float, default=None)
+    p.add_argument("--ckpt-every", type=int, default=None, help="also checkpoint every N steps")
+    p.add_argument("--init", default=None, help="start from these weights (a model.safetensors)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any TrainConfig field, e.g. model.d_model=256")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_rec)
+
+    export = sub.add_parser("export", help="export trained models").add_subparsers(dest="export_command", required=True)
+    p = export.add_parser("rec", help="recogniser checkpoint → ONNX + safetensors + model.json")
+    p.add_argument("--ckpt", required=True, help="run folder (its latest checkpoint) or a checkpoint folder")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="output folder (default: the package weights)")
+    p.add_argument("--quantize", choices=("int8", "none"), default="int8", help="int8: dynamic int8 MatMul/Gemm weights (smaller, faster)")
+    p.add_argument("--weights-dtype", choices=("float16", "bfloat16", "float32"), default="float16")
+    p.set_defaults(func=cmd_export_rec)
     return parser
 
 

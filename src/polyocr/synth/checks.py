@@ -132,7 +132,8 @@ def check_rtl_order(page: Page) -> list[str]:
         # where it lands inside a run is the shaper's business, and the ink check covers its box.
         # A word's own runs are compared as a set (their order inside the word is the shaper's).
         expected = _runs(get_display(ln.text, base_dir=base))
-        by_x = sorted(ln.words, key=lambda w: polygon_bounds(w.polygon)[0])
+        # Centres, not left edges: Arabic tails (final ي) reach left under a narrow neighbour.
+        by_x = sorted(ln.words, key=lambda w: sum(polygon_bounds(w.polygon)[0::2]))
         ok, at = True, 0
         for w in by_x:
             mine = _runs(get_display(w.text, base_dir=base))

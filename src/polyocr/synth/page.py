@@ -73,6 +73,7 @@ class Resources:
         self.english = self.text.get("en") or TextSource("en", shared=shared, split=cfg.split, fallback=fallback)
         self.backgrounds = bg.BackgroundLibrary.load(shared)
         self.cache = RunCache()
+        self.line_block: tuple | None = None  # the last block of line crops (see generate_line)
         for code in cfg.languages:
             if not self.fonts.for_language(code, cfg.split):
                 raise RuntimeError(f"no {cfg.split} font covers {code}: install the font packages (see README)")
@@ -211,11 +212,11 @@ def generate_page(cfg: SynthConfig, res: Resources, index: int) -> PageSample:
     bgp = bg.sample_background(fx_rng, res.backgrounds)
     image = bg.render_background(bgp, width, height, res.backgrounds)
     ink_rgb, accent_rgb = _ink_colors(fx_rng, bg.is_dark(bgp, res.backgrounds))
-    layers = [(fx.apply_ink(canvas.graphics, ink), ink_rgb), (fx.apply_ink(canvas.text[0], ink), ink_rgb),
-              (fx.apply_ink(canvas.text[1], ink), accent_rgb)]
-    for alpha, rgb in layers:
-        if alpha.any():
-            image = bg.composite(image, alpha, rgb)
+    # Rules, borders and body text share the ink colour: one morphology and one composite for them.
+    base = np.maximum(canvas.graphics, canvas.text[0])
+    image = bg.composite(image, fx.apply_ink(base, ink), ink_rgb)
+    if canvas.text[1].any():
+        image = bg.composite(image, fx.apply_ink(canvas.text[1], ink), accent_rgb)
     profile = "clean" if cfg.degrade == "clean" else cfg.degrade
     polys, owners = _collect_polygons(page)
     allpts = np.concatenate(polys)
@@ -253,14 +254,10 @@ LINE_KINDS = ("sentence", "sentence", "sentence", "words", "field")
 FIELD_KINDS = ("date", "price", "number", "phone", "url", "email", "code", "name", "address", "company", "id", "percent")
 
 
-def generate_line(cfg: SynthConfig, res: Resources, index: int) -> LineSample:
-    """One line image with its text: for the recogniser. More fonts and sizes per hour than pages."""
-    rng = sample_rng(cfg.seed, index)
-    lang = _choose_language(cfg, rng)
-    vertical = "vertical-rl" in lang.writing_modes and rng.random() < 0.15
-    face = _pick(res, rng, lang.code, vertical=True) if vertical else _pick(res, rng, lang.code)
-    size = int(rng.integers(14, 48))  # the recogniser reads at ~32-40 px: larger renders only cost time
-    style = TextStyle(face, size, 0, int(rng.random() < 0.08), 1.3)
+LINES_PER_BLOCK = 4
+
+
+def _line_text(rng: np.random.Generator, res: Resources, lang: Language, vertical: bool) -> tuple[str, str]:
     source = res.text[lang.code]
     kind = LINE_KINDS[int(rng.integers(len(LINE_KINDS)))]
     max_chars = int(rng.integers(4, 30 if vertical else (40 if not lang.uses_spaces else 70)))
@@ -271,51 +268,93 @@ def generate_line(cfg: SynthConfig, res: Resources, index: int) -> LineSample:
         text = (" " if lang.uses_spaces else "").join(source.words(rng, int(rng.integers(1, 6))))
     else:
         text = source.field(rng, FIELD_KINDS[int(rng.integers(len(FIELD_KINDS)))])
-    text = " ".join(text.split())
-    if not text:
-        raise Rejected("empty text")
-    span = size * (len(text) * (1.0 if any(ord(c) > 0x2E80 for c in text) else 0.75) + 4) * (1.0 if not vertical else 1.1)
+    return " ".join(text.split()), kind
+
+
+def _line_block(cfg: SynthConfig, res: Resources, block: int) -> list[LineSample | str]:
+    """Render LINES_PER_BLOCK lines of one language and font as a small text block, degrade it once,
+    and crop each line with random margins: crops show bits of their neighbours, as a detector's
+    crops of real pages do, and background and degradation costs are shared. Entries are samples,
+    or the reason a line was rejected."""
+    rng = sample_rng(cfg.seed, block, "lines")
+    lang = _choose_language(cfg, rng)
+    vertical = "vertical-rl" in lang.writing_modes and rng.random() < 0.15
+    face = _pick(res, rng, lang.code, vertical=True) if vertical else _pick(res, rng, lang.code)
+    size = int(rng.integers(14, 48))  # the recogniser reads at ~32-40 px: larger renders only cost time
+    style = TextStyle(face, size, 0, int(rng.random() < 0.08), 1.3)
+    texts = [_line_text(rng, res, lang, vertical) for _ in range(LINES_PER_BLOCK)]
+    pitch = size * float(rng.uniform(1.15, 1.9))
     pad = size
-    w, h = (int(size * 2.5), int(span)) if vertical else (int(min(span, 6000)), int(size * 2.5))
+    spans = [size * (len(t) * (1.0 if any(ord(c) > 0x2E80 for c in t) else 0.75) + 4) for t, _ in texts]
+    long_side = int(min(max(spans), 6000) * (1.1 if vertical else 1.0))
+    short_side = int(pitch * (LINES_PER_BLOCK - 1) + size * 2.5)
+    w, h = (short_side, long_side) if vertical else (long_side, short_side)
     canvas = Canvas(w, h, colors=1)
     ts = Typesetter(canvas, res.fonts, lang.code, cfg.split, res.cache, load_font)
-    try:
-        # The canvas is sized for the text, so no line breaking (and no measuring) is needed.
-        words = text.split(" ")
-        if vertical:
-            line = ts.draw_column(words, style, w / 2, pad)
-        else:
-            line = ts.draw_line(words, style, pad, w - pad, size * 1.5, "start", lang.direction)
-    except NoFont as exc:
-        raise Rejected(f"no font: {exc}") from None
-    if line is None:
-        raise Rejected("nothing drawn")
-    lx0, ly0, lx1, ly1 = polygon_bounds(line.polygon)
-    if lx0 <= 1 or ly0 <= 1 or lx1 >= w - 1 or ly1 >= h - 1:
-        raise Rejected("overflow")  # text ran off the canvas: the image would not show the whole label
+    lines: list[Line | str] = []
+    for k, (text, _) in enumerate(texts):
+        if not text:
+            lines.append("empty text")
+            continue
+        try:
+            words = text.split(" ")  # the canvas is sized for the text: no line breaking needed
+            if vertical:  # columns from the right, like a page of vertical text
+                line = ts.draw_column(words, style, w - size * 1.25 - k * pitch, pad)
+            else:
+                line = ts.draw_line(words, style, pad, w - pad, size * 1.5 + k * pitch, "start", lang.direction)
+        except NoFont:
+            line = None
+        if line is None:
+            lines.append("no font")
+            continue
+        lx0, ly0, lx1, ly1 = polygon_bounds(line.polygon)
+        lines.append("overflow" if lx0 <= 1 or ly0 <= 1 or lx1 >= w - 1 or ly1 >= h - 1 else line)
     # Fonts are chosen by cmap coverage, so no tofu is drawn by construction; the pixel-level tofu
     # check runs on pages and on sampled lines in `polyocr synth check` (it would halve line throughput).
-    fx_rng = sample_rng(cfg.seed, index, "effects")
+    fx_rng = sample_rng(cfg.seed, block, "effects")
     alpha = fx.apply_ink(canvas.text[0], fx.sample_ink(fx_rng, float(size)))
     bgp = bg.sample_background(fx_rng, res.backgrounds)
     image = bg.render_background(bgp, w, h, res.backgrounds)
     ink_rgb, _ = _ink_colors(fx_rng, bg.is_dark(bgp, res.backgrounds))
     image = bg.composite(image, alpha, ink_rgb)
     dp = fx.sample_degradations(fx_rng, w, h, float(size), profile=cfg.degrade)
-    image, (poly,) = fx.apply_degradations(image, [np.asarray(line.polygon, np.float32)], dp)
-    # Crop around the line with a random margin, as a detector's box would.
-    x0, y0, x1, y1 = polygon_bounds([tuple(p) for p in poly])
-    m = size * rng.uniform(0.05, 0.35, 4)
-    cx0, cy0 = int(max(0, x0 - m[0])), int(max(0, y0 - m[1]))
-    cx1, cy1 = int(min(w, x1 + m[2] + 1)), int(min(h, y1 + m[3] + 1))
-    crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
-    if crop.size == 0:
-        raise Rejected("empty crop")
-    if cfg.line_height_px:
-        long_side_h = crop.shape[1] if vertical else crop.shape[0]
-        scale = cfg.line_height_px / max(1, long_side_h)
-        crop = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), max(1, int(crop.shape[0] * scale))),
-                          interpolation=cv2.INTER_AREA)
-    meta = {"font": {"family": face.family, "style": face.style, "file": Path(face.path).name}, "size_px": size,
-            "kind": kind, "seed": cfg.seed, "index": index, "split": cfg.split}
-    return LineSample(image=crop, line=line, meta=meta, drawn=ts.drawn)
+    drawn = [ln for ln in lines if isinstance(ln, Line)]
+    image, polys = fx.apply_degradations(image, [np.asarray(ln.polygon, np.float32) for ln in drawn], dp)
+    moved = dict(zip(map(id, drawn), polys))
+    out: list[LineSample | str] = []
+    for k, (ln, (text, kind)) in enumerate(zip(lines, texts)):
+        if isinstance(ln, str):
+            out.append(ln)
+            continue
+        # Crop around the line with a random margin, as a detector's box would.
+        x0, y0, x1, y1 = polygon_bounds([tuple(p) for p in moved[id(ln)]])
+        m = size * rng.uniform(0.05, 0.35, 4)
+        cx0, cy0 = int(max(0, x0 - m[0])), int(max(0, y0 - m[1]))
+        cx1, cy1 = int(min(w, x1 + m[2] + 1)), int(min(h, y1 + m[3] + 1))
+        crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
+        if crop.size == 0:
+            out.append("empty crop")
+            continue
+        if cfg.line_height_px:
+            across = crop.shape[1] if vertical else crop.shape[0]
+            scale = cfg.line_height_px / max(1, across)
+            crop = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), max(1, int(crop.shape[0] * scale))),
+                              interpolation=cv2.INTER_AREA)
+        meta = {"font": {"family": face.family, "style": face.style, "file": Path(face.path).name}, "size_px": size,
+                "kind": kind, "seed": cfg.seed, "index": block * LINES_PER_BLOCK + k, "split": cfg.split}
+        out.append(LineSample(image=crop, line=ln, meta=meta, drawn=ts.drawn))
+    return out
+
+
+def generate_line(cfg: SynthConfig, res: Resources, index: int) -> LineSample:
+    """Line ``index``: line ``index % 4`` of block ``index // 4`` (blocks are cached per worker, so
+    consecutive indices, as in a shard, render each block once)."""
+    block, k = divmod(index, LINES_PER_BLOCK)
+    cached = res.line_block
+    if cached is None or cached[0] != (cfg, block):
+        cached = ((cfg, block), _line_block(cfg, res, block))
+        res.line_block = cached
+    item = cached[1][k]
+    if isinstance(item, str):
+        raise Rejected(item)
+    return item

@@ -79,13 +79,14 @@ class RunCache:
 
     @staticmethod
     def _render(font: ImageFont.FreeTypeFont, text: str, direction: str, vertical: bool, stroke: int) -> Run:
+        # The mask Pillow returns spans the layout box (its size is the rounded advance), so the
+        # advance needs no second shaping call; the stroke adds its width on both sides.
         if vertical:
             core, (ox, oy) = font.getmask2(text, mode="L", direction="ttb", anchor="mt", stroke_width=stroke)
-            advance = font.getlength(text, direction="ttb")
         else:
             core, (ox, oy) = font.getmask2(text, mode="L", direction=direction, anchor="ls", stroke_width=stroke)
-            advance = font.getlength(text, direction=direction)
         full = np.asarray(Image.Image()._new(core))
+        advance = (full.shape[0] + oy if vertical else full.shape[1] + ox) - 2 * stroke
         mask, cx, cy = _crop(full)
         return Run(mask, ox + cx, oy + cy, float(advance))
 

@@ -1,0 +1,265 @@
+"""Line recognition at inference: preprocessing, onnxruntime, greedy CTC decoding, visual → logical order.
+
+This module is the only place that turns a line image into model input (:func:`prepare_line`); the
+training data pipeline imports it, so train and inference cannot drift apart. It needs numpy,
+Pillow and onnxruntime, never torch.
+
+Conventions (recorded in ``model.json`` and checked when loading):
+
+* **Input.** Grayscale, scaled to ``height`` px (32) keeping the aspect ratio, normalised per image to
+  zero mean and unit standard deviation (so dark-on-light and light-on-dark lines look alike up to
+  sign; the training data has both), zero-padded on the right to the batch width. A line wider than
+  ``max_width`` (1600 px = 50 heights, ~100 CJK characters) is squeezed horizontally to fit: callers
+  with longer lines should split them at detection time.
+* **Vertical lines** (vertical-rl columns, read top to bottom) are turned 90° counter-clockwise, so the
+  top of the column becomes the left of a horizontal line; CJK glyphs then lie on their side and
+  sideways Latin stands upright. ``vertical=None`` means: vertical when the crop is more than twice
+  as tall as it is wide (a horizontal line is wider than tall unless it holds a single character).
+* **Output order.** The model reads left to right and emits characters in *display* order; lines
+  whose direction is right-to-left (given, or inferred: most strong characters are Arabic/Hebrew)
+  are turned back into logical order with :func:`polyocr.bidi.to_logical`, mirrored brackets
+  included. See that function for the rare lines whose display order is ambiguous.
+* **Confidence** of a line is the geometric mean of the per-character probabilities, each the highest
+  frame probability of the character's CTC run; an empty line gets the mean blank probability.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+from PIL import Image
+
+from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
+from polyocr.charset import BLANK, SPACE, Charset
+
+__all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
+           "is_vertical", "pad_batch", "ctc_greedy", "finish_line", "default_recognizer"]
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+HEIGHT = 32
+MAX_WIDTH = 1600
+STD_FLOOR = 0.02  # a blank crop must not have its noise blown up to unit variance
+
+
+class NoWeights(FileNotFoundError):
+    """No trained recogniser is installed where we looked."""
+
+
+class RecognizedLine(NamedTuple):
+    text: str                         # logical order, NFC
+    confidence: float                 # 0..1
+    char_confidences: tuple[float, ...]  # one per character of ``text``
+
+
+# -- preprocessing ---------------------------------------------------------------------------------
+
+def to_gray(image: Any) -> np.ndarray:
+    """An image (array H×W, H×W×3/4, PIL image, or path) → H×W uint8 grayscale."""
+    if isinstance(image, (str, os.PathLike)):
+        image = Image.open(image)
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("L"))
+    arr = np.asarray(image)
+    if arr.ndim == 3:
+        if arr.shape[2] == 4:
+            arr = arr[:, :, :3]
+        if arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        else:  # ITU-R 601 luma, as Pillow's "L"
+            arr = arr[:, :, 0] * 0.299 + arr[:, :, 1] * 0.587 + arr[:, :, 2] * 0.114
+    if arr.ndim != 2:
+        raise ValueError(f"expected a 2-D or 3-D image array, got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr if arr.max() > 1.0 else arr * 255.0, 0, 255).astype(np.uint8)
+    return arr
+
+
+def is_vertical(shape: Sequence[int]) -> bool:
+    """Default writing-mode guess for a crop: more than twice as tall as wide."""
+    return shape[0] > 2 * shape[1]
+
+
+def prepare_line(image: Any, height: int = HEIGHT, vertical: bool | None = None,
+                 max_width: int = MAX_WIDTH) -> np.ndarray:
+    """One line image → float32 (height, width) model input, normalised; see the module docstring."""
+    gray = to_gray(image)
+    if gray.size == 0:
+        raise ValueError("empty line image")
+    if vertical is None:
+        vertical = is_vertical(gray.shape)
+    if vertical:
+        gray = np.ascontiguousarray(np.rot90(gray, 1))  # counter-clockwise: top of the column → left
+    h, w = gray.shape
+    new_w = int(min(max_width, max(1, round(w * height / h))))
+    if (h, w) != (height, new_w):
+        gray = np.asarray(Image.fromarray(gray).resize((new_w, height), Image.BILINEAR))
+    x = gray.astype(np.float32) * (1.0 / 255.0)
+    x -= x.mean()
+    x /= max(float(x.std()), STD_FLOOR)
+    return x
+
+
+def pad_batch(lines: Sequence[np.ndarray], multiple: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Prepared lines → (B, 1, H, W) zero-padded batch and (B,) int64 widths; W rounded up to ``multiple``."""
+    widths = np.array([ln.shape[1] for ln in lines], np.int64)
+    w = int(-(-widths.max() // multiple) * multiple)
+    batch = np.zeros((len(lines), 1, lines[0].shape[0], w), np.float32)
+    for i, ln in enumerate(lines):
+        batch[i, 0, :, : ln.shape[1]] = ln
+    return batch, widths
+
+
+# -- decoding ---------------------------------------------------------------------------------------
+
+def ctc_greedy(ids: np.ndarray, probs: np.ndarray, length: int) -> tuple[list[int], list[float], float]:
+    """Best-path CTC over the valid frames: (class ids, per-id probability, mean frame probability).
+
+    A character's probability is the highest frame probability within its run of frames. Spaces at
+    the ends and repeated spaces are dropped (the labels never contain them).
+    """
+    ids = np.asarray(ids[:length])
+    probs = np.asarray(probs[:length], np.float64)
+    out: list[int] = []
+    conf: list[float] = []
+    prev = BLANK
+    for i, p in zip(ids.tolist(), probs.tolist()):
+        if i != BLANK and i == prev:
+            conf[-1] = max(conf[-1], p)
+        elif i != BLANK:
+            if i == SPACE and (not out or out[-1] == SPACE):
+                prev = i
+                continue
+            out.append(i)
+            conf.append(p)
+        prev = i
+    while out and out[-1] == SPACE:
+        out.pop()
+        conf.pop()
+    mean = float(probs.mean()) if len(probs) else 0.0
+    return out, conf, mean
+
+
+def finish_line(charset: Charset, ids: list[int], conf: list[float], mean_prob: float,
+                direction: str | None = None) -> RecognizedLine:
+    """Decoded display-order ids → logical-order text with per-character confidences."""
+    visual = charset.decode(ids)
+    if not visual:
+        return RecognizedLine("", mean_prob, ())
+    if direction is None:
+        direction = "rtl" if rtl_share(visual) > 0.5 else "ltr"
+    text = to_logical(visual, direction)
+    if text != visual and len(text) == len(visual):
+        # Carry each probability along with its character: to_visual(text) lists logical index
+        # visual_order(levels)[v] at display position v.
+        order = visual_order(resolve_levels(text, direction))
+        logical_conf = [0.0] * len(conf)
+        for v, li in enumerate(order):
+            logical_conf[li] = conf[v]
+        conf = logical_conf
+    line_conf = math.exp(sum(math.log(max(p, 1e-12)) for p in conf) / len(conf))
+    return RecognizedLine(text, line_conf, tuple(conf))
+
+
+# -- the recogniser ------------------------------------------------------------------------------------
+
+@dataclass
+class _Meta:
+    height: int
+    max_width: int
+    charset_sha256: str
+    onnx: str
+    raw: dict
+
+
+def _read_meta(folder: Path) -> _Meta:
+    meta_path = folder / "model.json"
+    if not meta_path.is_file():
+        raise NoWeights(f"no recogniser weights installed in {folder} (model.json missing); train one with "
+                        f"`polyocr train rec` and install it with `polyocr export rec --out {folder}`")
+    raw = json.loads(meta_path.read_text(encoding="utf-8"))
+    if raw.get("format") != "polyocr-recognizer":
+        raise ValueError(f"{meta_path}: not a polyocr recogniser (format={raw.get('format')!r})")
+    inp = raw["input"]
+    return _Meta(height=int(inp["height"]), max_width=int(inp["max_width"]),
+                 charset_sha256=raw["charset"]["sha256"], onnx=raw.get("onnx", {}).get("file", "model.onnx"), raw=raw)
+
+
+class Recognizer:
+    """onnxruntime line recogniser. Build once, call many times (it holds the session).
+
+    >>> rec = Recognizer()                                   # the packaged weights
+    >>> rec.recognize([line_img])[0].text
+    """
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None, threads: int = 2,
+                 batch_size: int = 32, charset: Charset | None = None) -> None:
+        import onnxruntime as ort
+
+        folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+        if folder.is_file():
+            folder = folder.parent
+        self.folder = folder
+        self.meta = _read_meta(folder)
+        self.charset = charset or Charset.load()
+        self.charset.check(self.meta.charset_sha256, what=f"weights in {folder}")
+        onnx_path = folder / self.meta.onnx
+        if not onnx_path.is_file():
+            raise NoWeights(f"{onnx_path} missing (model.json is there)")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
+
+    @property
+    def height(self) -> int:
+        return self.meta.height
+
+    def prepare(self, images: Sequence[Any], vertical: Sequence[bool | None] | None = None) -> list[np.ndarray]:
+        vertical = list(vertical) if vertical is not None else [None] * len(images)
+        if len(vertical) != len(images):
+            raise ValueError(f"{len(images)} images but {len(vertical)} vertical flags")
+        return [prepare_line(im, self.meta.height, v, self.meta.max_width) for im, v in zip(images, vertical)]
+
+    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One padded batch through the network: (ids (B, T), probs (B, T), frame lengths (B,))."""
+        ids, probs, lengths = self.session.run(None, {"image": batch, "widths": widths})[:3]
+        return ids, probs, lengths
+
+    def recognize(self, images: Sequence[Any], vertical: Sequence[bool | None] | None = None,
+                  directions: Sequence[str | None] | None = None) -> list[RecognizedLine]:
+        """Read line images; ``vertical``/``directions`` per line (None entries = infer)."""
+        if not len(images):
+            return []
+        prepared = self.prepare(images, vertical)
+        directions = list(directions) if directions is not None else [None] * len(images)
+        if len(directions) != len(images):
+            raise ValueError(f"{len(images)} images but {len(directions)} directions")
+        order = sorted(range(len(prepared)), key=lambda i: prepared[i].shape[1])  # batch by width
+        out: list[RecognizedLine | None] = [None] * len(prepared)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            batch, widths = pad_batch([prepared[i] for i in idx])
+            ids, probs, lengths = self.run(batch, widths)
+            for k, i in enumerate(idx):
+                chars, conf, mean = ctc_greedy(ids[k], probs[k], int(lengths[k]))
+                out[i] = finish_line(self.charset, chars, conf, mean, directions[i])
+        return out  # type: ignore[return-value]
+
+
+_DEFAULT: dict[str, Recognizer] = {}
+
+
+def default_recognizer(weights: str | os.PathLike[str] | None = None) -> Recognizer:
+    """A process-wide recogniser for ``weights`` (default: the packaged ones), built on first use."""
+    key = str(Path(weights).resolve()) if weights is not None else ""
+    if key not in _DEFAULT:
+        _DEFAULT[key] = Recognizer(weights)
+    return _DEFAULT[key]

@@ -1,0 +1,198 @@
+"""Export a trained recogniser: torch checkpoint → ONNX (+ parity check) + safetensors + model.json.
+
+What ships (``src/polyocr/weights/`` by default, package data):
+
+* ``model.onnx``: the inference graph (:class:`~polyocr.models.recognizer.RecognizerExport`: per-frame
+  best class + its probability), opset 17, dynamic batch and width. By default its MatMul/Gemm
+  weights are int8 (onnxruntime dynamic quantisation): ~2.3× smaller and ~1.6× faster on this CPU
+  (VNNI); the convolutions stay fp32. ``quantize="none"`` ships the fp32 graph.
+* ``model.safetensors``: the torch weights (fp16 by default, to halve the size; loaded back as fp32)
+  with the config and charset hash in its metadata, for fine-tuning and torch inference.
+* ``model.json``: everything needed to use the weights correctly — architecture config, charset
+  version + sha256, input conventions (height, normalisation, vertical rotation, max width), output
+  order, the training recipe and step, the held-out metrics of the checkpoint, parity results,
+  file hashes and the licence.
+
+The parity check runs the torch model and the exported graph on the same lines (rendered by the
+generator when fonts are available, else random images): fp32 graphs must agree on the per-frame
+probabilities to 1e-3 and on every decoded string; int8 graphs report their decoded-string agreement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from polyocr import __version__
+from polyocr.charset import Charset
+from polyocr.models.recognizer import Recognizer, RecognizerExport, save_safetensors
+from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
+
+__all__ = ["export_onnx", "onnx_session", "parity", "parity_lines", "export", "resolve_checkpoint"]
+
+OPSET = 17
+
+
+def export_onnx(model: Recognizer, path: str | Path, with_logits: bool = False) -> Path:
+    """Write the inference graph with dynamic batch and width (legacy TorchScript exporter)."""
+    model = model.eval()
+    h = model.cfg.height
+    x = torch.zeros(2, 1, h, 96)
+    widths = torch.tensor([96, 64])
+    outputs = ["ids", "probs", "lengths"] + (["logits"] if with_logits else [])
+    dyn = {"image": {0: "batch", 3: "width"}, "widths": {0: "batch"}, "ids": {0: "batch", 1: "frames"},
+           "probs": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}}
+    if with_logits:
+        dyn["logits"] = {0: "batch", 1: "frames"}
+    with torch.no_grad():
+        torch.onnx.export(RecognizerExport(model, with_logits), (x, widths), str(path), input_names=["image", "widths"],
+                          output_names=outputs, dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
+    return Path(path)
+
+
+def onnx_session(path: str | Path, threads: int = 2):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def parity_lines(n: int = 8, seed: int = 4242) -> list[tuple[np.ndarray, bool, str]]:
+    """``n`` generator lines (gray image, vertical, direction) from held-out fonts; [] without fonts."""
+    try:
+        from polyocr.pipeline.recognize import to_gray
+        from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_line
+
+        cfg = SynthConfig(seed=seed, split="heldout")
+        res = Resources(cfg)
+    except Exception:
+        return []
+    out = []
+    i = 0
+    while len(out) < n and i < n * 5:
+        try:
+            s = generate_line(cfg, res, i)
+            out.append((to_gray(s.image), s.line.writing_mode == "vertical-rl", s.line.direction))
+        except Rejected:
+            pass
+        i += 1
+    return out
+
+
+def parity(model: Recognizer, onnx_path: str | Path, lines: Sequence[tuple[np.ndarray, bool, str]],
+           charset: Charset, threads: int = 2) -> dict[str, Any]:
+    """Compare torch and onnxruntime on ``lines``: max |Δ prob|, frame-id and decoded-string agreement."""
+    model = model.eval()
+    h = model.cfg.height
+    xs = [prepare_line(img, h, vert) for img, vert, _ in lines]
+    images, widths = pad_batch(xs)
+    with torch.no_grad():
+        ids_t, probs_t, len_t = RecognizerExport(model)(torch.from_numpy(images), torch.from_numpy(widths))
+    sess = onnx_session(onnx_path, threads)
+    ids_o, probs_o, len_o = sess.run(None, {"image": images, "widths": widths})[:3]
+    mask = np.arange(ids_o.shape[1])[None, :] < len_o[:, None]
+    same_text = 0
+    for k, (_, vert, direction) in enumerate(lines):
+        a = finish_line(charset, *ctc_greedy(ids_t[k].numpy(), probs_t[k].numpy(), int(len_t[k])), None if vert else direction)
+        b = finish_line(charset, *ctc_greedy(ids_o[k], probs_o[k], int(len_o[k])), None if vert else direction)
+        same_text += a.text == b.text
+    return {"lines": len(lines), "max_abs_prob_diff": float(np.abs(probs_t.numpy() - probs_o)[mask].max()),
+            "frame_id_agreement": float((ids_t.numpy() == ids_o)[mask].mean()),
+            "text_agreement": same_text / max(1, len(lines)), "lengths_equal": bool((len_t.numpy() == len_o).all())}
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run folder (→ its latest checkpoint) or a checkpoint folder."""
+    from polyocr.train.loop import latest_checkpoint
+
+    path = Path(path)
+    if (path / "state.json").is_file() and (path / "model.safetensors").is_file():
+        return path
+    ck = latest_checkpoint(path)
+    if ck is None:
+        raise FileNotFoundError(f"{path}: neither a checkpoint folder nor a run folder with checkpoints/latest")
+    return ck
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dtype: str = "float16",
+           n_parity: int = 8, licence: str = "Apache-2.0") -> dict[str, Any]:
+    """Checkpoint (or run folder) → ``out/{model.onnx, model.safetensors, model.json}``; returns model.json."""
+    from polyocr.models.recognizer import load_safetensors
+
+    if quantize not in ("int8", "none"):
+        raise ValueError(f"quantize must be int8 or none, not {quantize!r}")
+    ck = resolve_checkpoint(ckpt)
+    state = json.loads((ck / "state.json").read_text(encoding="utf-8"))
+    charset = Charset.load()
+    charset.check(state["charset_sha256"], what=f"checkpoint {ck}")
+    model, _ = load_safetensors(str(ck / "model.safetensors"), charset.sha256)
+    model.eval()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = parity_lines(n_parity)
+    if not lines:  # no fonts: random "lines" still exercise every op
+        rng = np.random.default_rng(0)
+        lines = [(rng.integers(0, 256, (32, int(w)), dtype=np.uint8), False, "ltr") for w in rng.integers(40, 400, n_parity)]
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = export_onnx(model, Path(tmp) / "model.fp32.onnx")
+        checks = {"fp32": parity(model, fp32, lines, charset)}
+        if checks["fp32"]["max_abs_prob_diff"] > 1e-3 or checks["fp32"]["text_agreement"] < 1.0:
+            raise RuntimeError(f"ONNX export does not match torch: {checks['fp32']}")
+        onnx_final = Path(tmp) / "model.onnx"
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(fp32), str(onnx_final), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+            checks["int8"] = parity(model, onnx_final, lines, charset)
+        else:
+            shutil.copyfile(fp32, onnx_final)
+        shutil.move(str(onnx_final), str(out / "model.onnx"))
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": None}[weights_dtype]
+    save_safetensors(model, str(out / "model.safetensors"),
+                     {"charset_sha256": charset.sha256, "step": str(state["step"]), "recipe": state["config"]["recipe"]},
+                     dtype=dtype)
+    cfg = state["config"]
+    meta = {
+        "format": "polyocr-recognizer",
+        "format_version": 1,
+        "polyocr_version": __version__,
+        "architecture": "conv stem + transformer encoder + CTC (polyocr.models.recognizer)",
+        "config": model.cfg.to_dict(),
+        "params": model.num_params(),
+        "charset": {"version": charset.version, "sha256": charset.sha256, "n_classes": len(charset),
+                    "blank": 0, "space": 1},
+        "input": {"height": model.cfg.height, "max_width": int(cfg.get("max_width", 1600)), "channels": "gray",
+                  "normalisation": "per-image: pixels/255, minus mean, divided by max(std, 0.02); zero padding",
+                  "vertical": "rotate 90° counter-clockwise (top of the column → left)",
+                  "width_stride": model.cfg.width_stride},
+        "output": {"order": "visual (left to right); right-to-left lines → logical with polyocr.bidi.to_logical",
+                   "decoding": "greedy CTC", "onnx_outputs": ["ids", "probs", "lengths"]},
+        "onnx": {"file": "model.onnx", "opset": OPSET, "quantization": "int8-dynamic (MatMul, Gemm)" if quantize == "int8" else "none",
+                 "sha256": _sha256(out / "model.onnx"), "bytes": (out / "model.onnx").stat().st_size},
+        "safetensors": {"file": "model.safetensors", "dtype": weights_dtype, "sha256": _sha256(out / "model.safetensors"),
+                        "bytes": (out / "model.safetensors").stat().st_size},
+        "training": {"recipe": cfg["recipe"], "step": state["step"], "samples": state.get("samples"),
+                     "languages": cfg["languages"], "language_weights": cfg["language_weights"],
+                     "checkpoint": ck.name, "heldout_metrics": state.get("metrics", {}), "config": cfg},
+        "parity": checks,
+        "licence": licence,
+    }
+    (out / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    return meta

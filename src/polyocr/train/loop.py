@@ -1,0 +1,398 @@
+"""One plain training loop for the line recogniser (reads top to bottom like nanoGPT's train.py).
+
+    batches ─▶ bf16 autocast forward ─▶ fp32 log-softmax + CTC ─▶ AdamW (clip) ─▶ log / eval / checkpoint
+
+* **Schedule**: linear warmup, then cosine to ``lr × min_lr_ratio``; a pure function of the step.
+* **Logs**: ``<out>/log.jsonl``, one JSON object per ``log_every`` steps (step, loss, lr, samples/s,
+  elapsed seconds, padding share, skipped samples) and one per evaluation (CER, NED and exact-line
+  accuracy per language on the fixed held-out sets).
+* **Checkpoints** every ``ckpt_minutes`` (and/or ``ckpt_every`` steps) as
+  ``<out>/checkpoints/step-NNNNNNNN/{model.safetensors, optim.safetensors, state.json}``: written to a
+  ``.tmp`` folder, then renamed, then ``checkpoints/latest`` is replaced atomically — a kill at any
+  moment leaves the previous checkpoint intact. No pickle anywhere: optimizer tensors go to their
+  own safetensors file, its scalars and param groups to ``state.json``.
+* **Exact resume**: ``state.json`` also holds the data position (pool, batch, source state; see
+  :mod:`polyocr.train.data`). Dropout draws from ``torch.manual_seed(f(seed, step))`` every step and
+  the learning rate is a function of the step, so a resumed run computes the same batches with the
+  same weights, optimizer moments and random masks as the run that was killed — losses match the
+  uninterrupted run to float precision (same thread count).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from polyocr.charset import Charset
+from polyocr.models.recognizer import Recognizer, load_safetensors, save_safetensors
+from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
+from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, PrefetchBatches, RealSource, ShardSource,
+                                SynthSource, heldout_set)
+from polyocr.train.recipes import TrainConfig
+
+__all__ = ["train", "lr_at", "make_batcher", "BatcherFactory", "evaluate", "edit_distance",
+           "save_checkpoint", "load_checkpoint", "latest_checkpoint"]
+
+
+# -- data ----------------------------------------------------------------------------------------------------
+
+def make_batcher(cfg: TrainConfig, charset: Charset | None = None) -> Batcher:
+    """The configured sources, mixed at their ratios, batched by width."""
+    charset = charset or Charset.load()
+    sources: list[Any] = []
+    ratios: list[float] = []
+    if cfg.synth_ratio > 0:
+        from polyocr.synth.page import SynthConfig
+
+        synth = SynthConfig(seed=cfg.synth_seed, languages=cfg.languages, language_weights=cfg.language_weights,
+                            degrade=cfg.degrade, shared=cfg.shared, split="train")
+        sources.append(SynthSource(synth))
+        ratios.append(cfg.synth_ratio)
+    if cfg.shards and cfg.shards_ratio > 0:
+        weights = cfg.weights_by_language() if cfg.language_weights else None
+        sources.append(ShardSource(cfg.shards, seed=cfg.seed, language_weights=weights))
+        ratios.append(cfg.shards_ratio)
+    if cfg.real and cfg.real_ratio > 0:
+        sources.append(RealSource(cfg.real, seed=cfg.seed))
+        ratios.append(cfg.real_ratio)
+    if not sources:
+        raise ValueError("no training data: set synth_ratio > 0, or give shards / real folders with a ratio > 0")
+    return Batcher(Mixture(sources, ratios, seed=cfg.seed), charset, batch_size=cfg.batch_size,
+                   pool_batches=cfg.pool_batches, height=cfg.model.height, max_width=cfg.max_width,
+                   seed=cfg.seed, augment=cfg.augment, width_stride=cfg.model.width_stride)
+
+
+class BatcherFactory:
+    """Picklable recipe for building the Batcher in a data worker process."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg.to_dict()
+
+    def __call__(self) -> Batcher:
+        torch.set_num_threads(1)
+        return make_batcher(TrainConfig.from_dict(self.cfg))
+
+
+# -- schedule, metrics ----------------------------------------------------------------------------------------
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Warmup then cosine decay, a pure function of ``step`` (so resuming needs no scheduler state)."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (characters)."""
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+@torch.no_grad()
+def decode_batch(model: Recognizer, images: np.ndarray, widths: np.ndarray, charset: Charset,
+                 directions: list[str | None], bf16: bool = False) -> list[str]:
+    """Greedy CTC decode of one padded batch with the torch model (logical-order strings)."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits, lengths = model(torch.from_numpy(images), torch.from_numpy(widths))
+    probs, ids = logits.float().softmax(-1).max(-1)                         # (B, T) each
+    out = []
+    for k in range(len(directions)):
+        chars, conf, mean = ctc_greedy(ids[k].numpy(), probs[k].numpy(), int(lengths[k]))
+        out.append(finish_line(charset, chars, conf, mean, directions[k]).text)
+    return out
+
+
+def evaluate(model: Recognizer, sets: dict[str, list[LineSample]], charset: Charset, cfg: TrainConfig,
+             batch_size: int = 32) -> dict[str, dict[str, float]]:
+    """CER, NED and exact-line accuracy per language (labels and predictions whitespace-normalised)."""
+    was_training = model.training
+    model.eval()
+    results: dict[str, dict[str, float]] = {}
+    for lang, samples in sets.items():
+        xs = [prepare_line(s.image, cfg.model.height, s.vertical, cfg.max_width) for s in samples]
+        order = sorted(range(len(xs)), key=lambda i: xs[i].shape[1])
+        preds: dict[int, str] = {}
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            images, widths = pad_batch([xs[i] for i in idx])
+            dirs = [None if samples[i].vertical else samples[i].direction for i in idx]
+            for i, text in zip(idx, decode_batch(model, images, widths, charset, dirs, cfg.bf16)):
+                preds[i] = text
+        errors = chars = exact = 0
+        ned = 0.0
+        for i, s in enumerate(samples):
+            ref, hyp = " ".join(s.text.split()), preds[i]
+            d = edit_distance(ref, hyp)
+            errors += d
+            chars += len(ref)
+            ned += d / max(len(ref), len(hyp), 1)
+            exact += ref == hyp
+        n = max(1, len(samples))
+        results[lang] = {"cer": errors / max(1, chars), "ned": ned / n, "acc": exact / n, "n": len(samples)}
+    if results:
+        results["mean"] = {k: float(np.mean([r[k] for r in results.values()])) for k in ("cer", "ned", "acc")}
+    model.train(was_training)
+    return results
+
+
+# -- checkpoints ---------------------------------------------------------------------------------------------
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """The folder ``<out>/checkpoints/latest`` points to, or None."""
+    ptr = Path(out) / "checkpoints" / "latest"
+    if not ptr.is_file():
+        return None
+    path = ptr.parent / ptr.read_text().strip()
+    return path if (path / "state.json").is_file() else None
+
+
+def save_checkpoint(out: Path, step: int, model: Recognizer, opt: torch.optim.Optimizer, cfg: TrainConfig,
+                    charset: Charset, extra: dict[str, Any], keep: int = 2) -> Path:
+    from safetensors.torch import save_file
+
+    root = Path(out) / "checkpoints"
+    name = f"step-{step:08d}"
+    tmp = root / f"{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_safetensors(model, str(tmp / "model.safetensors"), {"charset_sha256": charset.sha256, "step": str(step)})
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{pid}.{k}"] = v.detach().reshape(-1).contiguous() if v.dim() == 0 else v.detach().contiguous()
+                if v.dim() == 0:
+                    scalars.setdefault(str(pid), {})[f"{k}.__scalar__"] = True
+            else:
+                scalars.setdefault(str(pid), {})[k] = v
+    save_file(tensors, str(tmp / "optim.safetensors"))
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    state = {"step": step, "config": cfg.to_dict(), "charset_sha256": charset.sha256, "charset_version": charset.version,
+             "optimizer": {"param_groups": groups, "scalars": scalars}, **extra}
+    (tmp / "state.json").write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+    for f in tmp.iterdir():
+        _fsync(f)
+    final = root / name
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    ptr_tmp = root / f"latest.tmp-{os.getpid()}"
+    ptr_tmp.write_text(name)
+    _fsync(ptr_tmp)
+    os.replace(ptr_tmp, root / "latest")
+    _fsync(root)
+    done = sorted(p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
+    for old in done[:-keep] if keep > 0 else []:
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(path: Path, model: Recognizer, opt: torch.optim.Optimizer | None, charset: Charset) -> dict[str, Any]:
+    """Restore model (and optimizer) from a checkpoint folder; returns its state.json."""
+    from safetensors.torch import load_file
+
+    state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+    charset.check(state["charset_sha256"], what=f"checkpoint {path}")
+    loaded, _ = load_safetensors(str(path / "model.safetensors"), charset.sha256)
+    model.load_state_dict(loaded.state_dict())
+    if opt is not None:
+        tensors = load_file(str(path / "optim.safetensors"))
+        scalars = state["optimizer"]["scalars"]
+        opt_state: dict[int, dict[str, Any]] = {}
+        for key, v in tensors.items():
+            pid, name = key.split(".", 1)
+            if scalars.get(pid, {}).get(f"{name}.__scalar__"):
+                v = v.reshape(())
+            opt_state.setdefault(int(pid), {})[name] = v
+        for pid, extra in scalars.items():
+            for k, v in extra.items():
+                if not k.endswith(".__scalar__"):
+                    opt_state.setdefault(int(pid), {})[k] = v
+        groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in state["optimizer"]["param_groups"]]
+        opt.load_state_dict({"state": opt_state, "param_groups": groups})
+    return state
+
+
+# -- the loop ------------------------------------------------------------------------------------------------
+
+def _param_groups(model: Recognizer, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.dim() >= 2 else no_decay).append(p)  # no decay on biases and norm scales
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class _Log:
+    def __init__(self, path: Path, echo: Callable[[str], None] | None) -> None:
+        self.path = path
+        self.echo = echo
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        if self.echo:
+            self.echo(line)
+
+
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callable[[str], None] | None = print,
+          stop_after: int | None = None) -> dict[str, Any]:
+    """Train (or resume) a recogniser into ``out``; returns the last logged record and eval.
+
+    ``stop_after``: return after this many steps of *this* call (the schedule still spans ``cfg.steps``).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    charset = Charset.load()
+    if cfg.model.n_classes != len(charset):
+        cfg = replace(cfg, model=replace(cfg.model, n_classes=len(charset)))
+    log = _Log(out / "log.jsonl", echo)
+
+    step, elapsed, samples_seen, position = 0, 0.0, 0, None
+    ckpt = latest_checkpoint(out) if resume else None
+    if resume and ckpt is None and (out / "checkpoints").exists():
+        raise RuntimeError(f"--resume: {out}/checkpoints has no complete checkpoint")
+    if ckpt is not None:
+        saved = TrainConfig.from_dict(json.loads((ckpt / "state.json").read_text(encoding="utf-8"))["config"])
+        cfg = replace(cfg, model=saved.model)  # the architecture comes from the checkpoint
+    torch.manual_seed(cfg.seed)
+    model = Recognizer(cfg.model)
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
+    if ckpt is not None:
+        state = load_checkpoint(ckpt, model, opt, charset)
+        step, elapsed, samples_seen = state["step"], state.get("elapsed", 0.0), state.get("samples", 0)
+        position = state["position"]
+        log({"event": "resume", "step": step, "checkpoint": ckpt.name})
+    else:
+        if cfg.init:
+            init, _ = load_safetensors(cfg.init, charset.sha256)
+            model.load_state_dict(init.state_dict())
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        log({"event": "start", "params": model.num_params(), "config": cfg.to_dict()})
+
+    if cfg.workers > 0:
+        prefetch = PrefetchBatches(BatcherFactory(cfg), position)
+        batches: Iterator[Batch] = iter(prefetch)
+        batcher = None
+    else:
+        prefetch = None
+        batcher = make_batcher(cfg, charset)
+        batches = batcher.batches(position)
+
+    heldout: dict[str, list[LineSample]] | None = None
+    model.train()
+    t_last = time.time()
+    t_ckpt = time.time()
+    run_start = time.time() - elapsed
+    losses: list[float] = []
+    n_last = 0
+    pad_px = tot_px = 0
+    record: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    done_here = 0
+    interrupted = []
+    old_handler = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(1)) if os.name == "posix" else None
+    try:
+        while step < cfg.steps and not interrupted:
+            batch = next(batches)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, cfg)
+            torch.manual_seed((cfg.seed * 1_000_003 + step) % (2**63))  # dropout masks depend on the step only
+            x = torch.from_numpy(batch.images)                            # (B, 1, H, W)
+            widths = torch.from_numpy(batch.widths)                       # (B,)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits, lengths = model(x, widths)                        # (B, T, C), (B,)
+            logp = logits.float().log_softmax(-1).transpose(0, 1)         # (T, B, C) for ctc_loss
+            loss = F.ctc_loss(logp, torch.from_numpy(batch.targets), lengths, torch.from_numpy(batch.target_lengths),
+                              blank=0, reduction="mean", zero_infinity=True)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            step += 1
+            done_here += 1
+            samples_seen += len(batch.texts)
+            n_last += len(batch.texts)
+            losses.append(loss.item())
+            pad_px += int(batch.images.shape[0] * batch.images.shape[-1] - batch.widths.sum())
+            tot_px += int(batch.images.shape[0] * batch.images.shape[-1])
+            position = {"pool": batch.pool, "index": batch.index + 1, "state": batch.state}
+
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                now = time.time()
+                record = {"step": step, "loss": float(np.mean(losses)), "lr": lr_at(step - 1, cfg),
+                          "samples_per_s": n_last / max(now - t_last, 1e-9), "elapsed": round(now - run_start, 1),
+                          "samples": samples_seen, "padding": round(pad_px / max(1, tot_px), 3)}
+                if batcher is not None:
+                    record["skipped"] = dict(batcher.stats)
+                    if charset.unknown:
+                        record["unknown_chars"] = dict(charset.unknown.most_common(8))
+                        record["unknown_total"] = sum(charset.unknown.values())
+                log(record)
+                losses, n_last, pad_px, tot_px, t_last = [], 0, 0, 0, time.time()
+
+            if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                if heldout is None:
+                    cache = Path(cfg.eval_cache) if cfg.eval_cache else out / "heldout"
+                    heldout = heldout_set(cache, cfg.languages, cfg.eval_per_language, cfg.eval_seed,
+                                          degrade=cfg.degrade, shared=cfg.shared)
+                t0 = time.time()
+                metrics = evaluate(model, heldout, charset, cfg)
+                log({"event": "eval", "step": step, "seconds": round(time.time() - t0, 1), **metrics})
+                t_last = time.time()
+
+            due_time = (time.time() - t_ckpt) >= cfg.ckpt_minutes * 60
+            due_step = cfg.ckpt_every and step % cfg.ckpt_every == 0
+            if due_time or due_step or step == cfg.steps:
+                save_checkpoint(out, step, model, opt, cfg, charset,
+                                {"position": position, "elapsed": time.time() - run_start, "samples": samples_seen,
+                                 "metrics": metrics}, keep=cfg.keep_ckpts)
+                t_ckpt = time.time()
+            if stop_after is not None and done_here >= stop_after:
+                break
+        if interrupted and position is not None:  # SIGTERM: save where we are, then stop
+            save_checkpoint(out, step, model, opt, cfg, charset,
+                            {"position": position, "elapsed": time.time() - run_start, "samples": samples_seen,
+                             "metrics": metrics}, keep=cfg.keep_ckpts)
+            log({"event": "stopped", "step": step, "reason": "SIGTERM"})
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+    return {"step": step, "last": record, "metrics": metrics}

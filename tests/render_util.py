@@ -1,0 +1,67 @@
+"""Render short labelled lines with the generator's Typesetter and real fonts (shared by the recogniser tests)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from polyocr.synth.fonts import load_font
+from polyocr.synth.page import Resources, SynthConfig
+from polyocr.synth.render import Canvas
+from polyocr.synth.typeset import TextStyle, Typesetter
+
+
+@lru_cache(maxsize=4)
+def resources(langs: tuple[str, ...] = ("en",)) -> Resources:
+    return Resources(SynthConfig(seed=0, languages=langs))
+
+
+def render(text: str, lang: str = "en", direction: str = "ltr", size: int = 28, font_seed: int = 0,
+           vertical: bool = False) -> np.ndarray:
+    """A clean gray line crop (dark text on white) of ``text`` in one fixed face."""
+    res = resources((lang,))
+    face = res.fonts.pick(np.random.default_rng(font_seed), lang, split="train", vertical=True if vertical else None)
+    style = TextStyle(face, size, 0, 0, 1.3)
+    n = len(text) + 4
+    w, h = (int(size * 2.5), size * n) if vertical else (size * n, int(size * 2.5))
+    canvas = Canvas(w, h, colors=1)
+    ts = Typesetter(canvas, res.fonts, lang, "train", res.cache, load_font)
+    if vertical:
+        line = ts.draw_column(ts.break_lines(text, style, h, vertical=True)[0], style, w / 2, size)
+    else:
+        line = ts.draw_line(ts.break_lines(text, style, w, direction)[0], style, size, w - size, size * 1.6, "start", direction)
+    ink = canvas.text[0]
+    ys, xs = np.nonzero(ink)
+    m = size // 5
+    crop = ink[max(0, ys.min() - m): ys.max() + m + 1, max(0, xs.min() - m): xs.max() + m + 1]
+    assert line is not None
+    return (255 - crop).astype(np.uint8)
+
+
+def write_shard(path: Path, lines: list[tuple[np.ndarray, str, dict]]) -> Path:
+    """A WebDataset-style tar like `polyocr synth lines` writes: <key>.png, <key>.txt, <key>.json."""
+    with tarfile.open(path, "w") as tf:
+        for i, (img, text, meta) in enumerate(lines):
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format="PNG")
+            for ext, data in (("png", buf.getvalue()), ("txt", text.encode()), ("json", json.dumps(meta).encode())):
+                info = tarfile.TarInfo(f"{i:06d}.{ext}")
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def tiny_lines(n: int = 64, seed: int = 0, alphabet: str = "0123456789ABCDEFGHKLMNPRSTXYZ") -> list[tuple[np.ndarray, str, dict]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        text = "".join(rng.choice(list(alphabet), int(rng.integers(5, 9))))
+        out.append((render(text, size=int(rng.integers(22, 34))), text,
+                    {"language": "en", "direction": "ltr", "writing_mode": "horizontal-tb"}))
+    return out
