@@ -32,6 +32,16 @@ def _langs(value: str) -> tuple[str, ...]:
     return codes
 
 
+def _weights(value: str) -> tuple[float, ...]:
+    try:
+        w = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {value!r}") from None
+    if any(x < 0 for x in w) or not any(w):
+        raise argparse.ArgumentTypeError("weights must be non-negative and not all zero")
+    return w
+
+
 def _layouts(value: str) -> tuple[str, ...]:
     from polyocr.synth.layouts import LAYOUTS
 
@@ -55,6 +65,7 @@ def _positive(value: str) -> int:
 def _synth_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="run seed; sample i depends only on (seed, i)")
     p.add_argument("--langs", type=_langs, default=tuple(LANGUAGES), help="comma-separated language codes")
+    p.add_argument("--lang-weights", type=_weights, default=(), help="comma-separated sampling weights, one per --langs")
     p.add_argument("--layouts", type=_layouts, default=(), help="comma-separated layouts (default: all)")
     p.add_argument("--split", choices=("train", "heldout"), default="train", help="font and corpus split")
     p.add_argument("--degrade", choices=("clean", "scan", "photo", "mixed"), default="mixed")
@@ -70,10 +81,12 @@ def _config(args: argparse.Namespace):
         if not Path(d).is_dir():
             raise UsageError(f"--font-dir {d}: not a folder")
     scale = args.dpi / 200
+    if args.lang_weights and len(args.lang_weights) != len(args.langs):
+        raise UsageError(f"--lang-weights has {len(args.lang_weights)} values for {len(args.langs)} languages")
     if args.shared:
         from polyocr.languages import shared_dir
         shared_dir(args.shared)  # fail now, not in every worker
-    return SynthConfig(seed=args.seed, languages=args.langs, layouts=args.layouts, split=args.split,
+    return SynthConfig(seed=args.seed, languages=args.langs, language_weights=args.lang_weights, layouts=args.layouts, split=args.split,
                        degrade=args.degrade, shared=args.shared, font_dirs=tuple(args.font_dir), dpi=args.dpi,
                        width=int(round(1654 * scale)), height=int(round(2339 * scale)),
                        image_format=getattr(args, "image_format", "jpg"),

@@ -1,4 +1,4 @@
-"""Text sources: determinism, charset discipline, the train/held-out split, cutting, mixing, fields.
+"""Text sources: determinism, charset discipline, the train/held-out split, cutting.
 
 Every test runs on the fallback path (wordfreq + Faker only, forced with ``fallback=True``) and, where
 the shared corpus exists on this machine, on the corpus path too.
@@ -15,26 +15,9 @@ import unicodedata
 import numpy as np
 import pytest
 
-from polyocr.languages import shared_dir
 from polyocr.synth.rng import stable_hash
 from polyocr.synth.text import FIELD_KINDS, HELDOUT_MODULUS, TextSource, _wordfreq_vocab, mix_content
-
-LANGS = ["en", "zh-Hans", "zh-Hant", "ja", "ko", "ru", "ar", "he"]
-_ROOT = shared_dir()
-HAS_CORPUS = _ROOT is not None and (_ROOT / "data" / "corpus" / "en.txt").is_file()
-MODES = ["fallback", pytest.param("corpus", marks=pytest.mark.skipif(not HAS_CORPUS, reason="no shared corpus"))]
-
-_SOURCES: dict[tuple[str, str, str], TextSource] = {}
-
-
-def src(lang: str, mode: str, split: str = "train") -> TextSource:
-    """One TextSource per (lang, mode, split) for the whole session (loading is the slow part)."""
-    key = (lang, mode, split)
-    if key not in _SOURCES:
-        ts = TextSource(lang, split=split, fallback=(mode == "fallback"))
-        assert ts.mode == mode
-        _SOURCES[key] = ts
-    return _SOURCES[key]
+from text_util import HAS_CORPUS, LANGS, MODES, bad_chars, src
 
 
 def _outputs(ts: TextSource, seed: int) -> list[str]:
@@ -47,10 +30,6 @@ def _outputs(ts: TextSource, seed: int) -> list[str]:
     return out
 
 
-def _bad_chars(texts: list[str], allowed: frozenset[str]) -> set[str]:
-    return {c for t in texts for c in t if c not in allowed}
-
-
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("lang", LANGS)
 def test_outputs_deterministic_allowed_nfc(lang: str, mode: str) -> None:
@@ -59,12 +38,12 @@ def test_outputs_deterministic_allowed_nfc(lang: str, mode: str) -> None:
     assert a == b
     assert _outputs(ts, 8) != a
     assert all(t for t in a), "empty output"
-    assert not _bad_chars(a, ts.allowed)
+    assert not bad_chars(a, ts.allowed)
     assert all(unicodedata.is_normalized("NFC", t) for t in a)
     assert all(t == " ".join(t.split()) for t in a), "untidy whitespace"
     mixed = [mix_content(np.random.default_rng(i), t, lang, src("en", mode), 0.5, allowed=ts.allowed)
              for i, t in enumerate(a[:20])]
-    assert not _bad_chars(mixed, ts.allowed)
+    assert not bad_chars(mixed, ts.allowed)
 
 
 def test_same_output_in_another_process() -> None:
@@ -177,63 +156,6 @@ def test_scripts_and_cjk_joining(mode: str) -> None:
             assert all(" " not in ts.sentence(rng) for _ in range(10))
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("lang", LANGS)
-def test_fields_every_kind(lang: str, mode: str) -> None:
-    ts = src(lang, mode)
-    rng = np.random.default_rng(6)
-    for kind in FIELD_KINDS:
-        vals = [ts.field(rng, kind) for _ in range(6)]
-        assert all(v.strip() for v in vals), kind
-        assert not _bad_chars(vals, ts.allowed), (kind, vals)
-        assert len(set(vals)) > 1 or kind == "key", (kind, vals)
-    dates = [ts.field(rng, "date") for _ in range(30)]
-    assert all(re.search(r"[0-9\u0660-\u0669]", d) for d in dates), dates
-    assert all(re.search(r"[0-9\u0660-\u0669]", ts.field(rng, k)) for k in ("price", "number", "percent", "phone", "id")
-               for _ in range(5))
-    assert "@" in ts.field(rng, "email") and "://" in ts.field(rng, "url")
-    with pytest.raises(ValueError):
-        ts.field(rng, "nonsense")
-
-
-def test_field_formats() -> None:
-    rng = np.random.default_rng(9)
-    f = lambda lang, kind, n=60: {src(lang, "fallback").field(rng, kind) for _ in range(n)}  # noqa: E731
-    assert any(re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日", d) for d in f("ja", "date"))
-    assert any(re.fullmatch(r"\d{4}년 \d{1,2}월 \d{1,2}일", d) for d in f("ko", "date"))
-    assert any(re.fullmatch(r"\d{1,2} марта \d{4} г\.", d) or " г." in d for d in f("ru", "date"))
-    assert any(re.search(r"[\u0660-\u0669]", d) for d in f("ar", "date"))
-    assert any("ש״ח" in p or "₪" in p for p in f("he", "price"))
-    assert any(p.endswith("円") or p.startswith("¥") for p in f("ja", "price"))
-    assert any("ر.س" in p or "د.إ" in p for p in f("ar", "price"))
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_mix_content(mode: str) -> None:
-    en = src("en", mode)
-    for lang in ("zh-Hans", "ja", "ar", "he", "ru", "ko"):
-        ts = src(lang, mode)
-        rng = np.random.default_rng(11)
-        latin = 0
-        for i in range(30):
-            text = ts.sentence(rng, 120)
-            assert mix_content(rng, text, lang, en, 0.0) == text
-            mixed = mix_content(rng, text, lang, en, 1.0, allowed=ts.allowed)
-            assert mixed != text and len(mixed) > len(text)
-            assert not _bad_chars([mixed], ts.allowed)
-            latin += len(re.findall(r"[A-Za-z]", mixed)) > len(re.findall(r"[A-Za-z]", text))
-            if lang in ("ar", "he", "ru", "ko"):  # spaced scripts: the original words all survive, in order
-                words = text.split(" ")
-                it = iter(mixed.split(" "))
-                assert all(any(w == m for m in it) for w in words)
-        assert latin >= 10, (lang, latin)
-    # CJK: inserted Latin is sometimes spaced, sometimes glued; never glued onto another ASCII word
-    rng = np.random.default_rng(12)
-    outs = [mix_content(rng, "我们今天在北京开会，讨论明年的计划。", "zh-Hans", en, 2.0) for _ in range(60)]
-    assert any(re.search(r"[\u4e00-\u9fff] [A-Za-z0-9]", o) for o in outs)
-    assert any(re.search(r"[\u4e00-\u9fff][A-Za-z]", o) for o in outs)
-
-
 def test_sentence_speed() -> None:
     import time
 
@@ -246,19 +168,3 @@ def test_sentence_speed() -> None:
             ts.sentence(rng, 60)
         per = (time.perf_counter() - t) / 500
         assert per < (50e-6 if mode == "corpus" else 250e-6), (mode, per)
-
-
-def test_no_global_random_state() -> None:
-    """Faker is seeded per instance; neither Python's nor numpy's global generator is touched."""
-    import random
-
-    py, npy = random.getstate(), np.random.get_state()[1].copy()
-    rng = np.random.default_rng(13)
-    for lang in LANGS:
-        ts = src(lang, "fallback")
-        for kind in ("name", "address", "company", "phone", "email", "url"):
-            ts.field(rng, kind)
-        ts.sentence(rng)
-        mix_content(rng, ts.sentence(rng), lang, None, 1.0)
-    assert random.getstate() == py
-    assert (np.random.get_state()[1] == npy).all()

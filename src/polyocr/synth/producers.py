@@ -14,7 +14,15 @@ from polyocr.synth.shards import RejectSample, Sample
 __all__ = ["page_producer", "line_producer", "KINDS"]
 
 
+def _one_thread() -> None:
+    """Parallelism comes from worker processes; OpenCV's own threads would only oversubscribe."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def page_producer(cfg: SynthConfig) -> Callable[[int], Sample]:
+    _one_thread()
     res = Resources(cfg)
 
     def produce(index: int) -> Sample:
@@ -30,6 +38,7 @@ def page_producer(cfg: SynthConfig) -> Callable[[int], Sample]:
 
 
 def line_producer(cfg: SynthConfig) -> Callable[[int], Sample]:
+    _one_thread()
     res = Resources(cfg)
 
     def produce(index: int) -> Sample:

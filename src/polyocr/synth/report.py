@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from polyocr.synth.checks import check_ink, check_tofu
 from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_line, generate_page

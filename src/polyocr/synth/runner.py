@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from polyocr import __version__
+from polyocr.synth.card import command_line, write_card
 from polyocr.synth.shards import (
     CARD_FILES,
     FORMATS,
@@ -42,13 +43,11 @@ from polyocr.synth.shards import (
     ShardSpec,
     check_shard,
     clean_stray_tmp,
-    command_line,
     dataset_entries,
     read_sidecar,
     remove_live_tmp_files,
     shard_specs,
     sidecar_shard_ids,
-    write_card,
     write_shard,
 )
 
