@@ -90,7 +90,8 @@ def _config(args: argparse.Namespace):
                        degrade=args.degrade, shared=args.shared, font_dirs=tuple(args.font_dir), dpi=args.dpi,
                        width=int(round(1654 * scale)), height=int(round(2339 * scale)),
                        image_format=getattr(args, "image_format", "jpg"),
-                       line_height_px=getattr(args, "line_height", 0) or 0)
+                       line_height_px=getattr(args, "line_height", 0) or 0,
+                       pixel_tofu=getattr(args, "pixel_tofu", False))
 
 
 def cmd_synth_generate(args: argparse.Namespace) -> int:
@@ -210,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--image-format", choices=("jpg", "png"), default="jpg")
         p.add_argument("--resume", action="store_true", help="continue a killed run (skips finished shards)")
         p.add_argument("--quiet", action="store_true")
+        if kind == "pages":
+            p.add_argument("--pixel-tofu", action="store_true",
+                           help="also render each new (font, character) to look for tofu (slower)")
         if kind == "lines":
             p.add_argument("--line-height", type=int, default=0, help="rescale crops to this height in px (0 = keep)")
         p.set_defaults(func=cmd_synth_generate, kind=kind)

@@ -53,6 +53,7 @@ class SynthConfig:
     jpeg_quality: int = 92
     check: bool = True                         # run the label checks on every sample
     reject_bad: bool = True                    # drop samples whose labels fail a check (else keep, with problems listed)
+    pixel_tofu: bool = False                   # also render every new (face, character) to look for tofu
     line_height_px: int = 0                    # line crops: rescale to this height (0 = keep)
 
     def shared_path(self) -> Path | None:
@@ -202,7 +203,7 @@ def generate_page(cfg: SynthConfig, res: Resources, index: int) -> PageSample:
     problems: list[str] = []
     if cfg.check:
         from polyocr.synth.checks import check_page
-        problems = check_page(page, clean_alpha, ts.drawn, res.fonts)
+        problems = check_page(page, clean_alpha, ts.drawn, res.fonts, tofu=cfg.pixel_tofu)
         if problems and cfg.reject_bad:
             raise Rejected("label check: " + problems[0])
 

@@ -129,6 +129,11 @@ class Canvas:
         np.maximum(region, mask[y0 - y:y1 - y, x0 - x:x1 - x], out=region)
         return x0, y0, x1, y1
 
+    def clip_box(self, x0: int, y0: int, x1: int, y1: int) -> tuple[int, int, int, int] | None:
+        """A box clipped to the canvas (None when nothing of it is on the canvas)."""
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, self.width), min(y1, self.height)
+        return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
     def text_alpha(self) -> np.ndarray:
         """All text ink, whatever its colour."""
         out = self.text[0].copy()

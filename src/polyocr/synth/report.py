@@ -41,7 +41,7 @@ def label_quality(cfg: SynthConfig, pages_per_language: int, progress: bool = Tr
     """
     from polyocr.synth import effects as fx
 
-    cfg = replace(cfg, check=True, reject_bad=False)
+    cfg = replace(cfg, check=True, reject_bad=False, pixel_tofu=True)
     rows = []
     failing = 0
     examples: list[str] = []

@@ -184,6 +184,8 @@ class Typesetter:
             return None
         text = " ".join(words)
         rtl_inside = direction == "rtl" or any(_bidi_rtl(c) for c in text)
+        if not rtl_inside and not justify and all(self.fonts.covers(style.face, w) for w in words):
+            return self._draw_plain_line(words, text, style, x0, x1, baseline, align)
         pieces = _pieces(words, text, direction) if rtl_inside else [
             _Piece(i, 0, len(w), 0, k) for k, (i, w) in enumerate(enumerate(words))]
         runs = [self._run(words[p.word][p.start:p.stop], style, "rtl" if p.level % 2 else "ltr") for p in pieces]
@@ -228,6 +230,46 @@ class Typesetter:
             out.append(((wi, lo), words[wi][lo:hi], placed))
         out.sort(key=lambda t: t[0])
         return self._make_line(text, [t[1] for t in out], [t[2] for t in out], direction, "horizontal-tb")
+
+    def _draw_plain_line(self, words: list[str], text: str, style: TextStyle, x0: float, x1: float,
+                         baseline: float, align: str) -> Line | None:
+        """Left-to-right line in one face: one shaping call for the whole line, words cut from it.
+
+        Rendering word by word costs a shaping call per word, most of a page's time. Here the line is
+        rendered once and each word gets the ink columns between the middles of the spaces around it
+        (word advances from cached measurements: spaces do not kern), so every pixel is labelled.
+        """
+        font = self.load_font(style.face, style.size)
+        self.drawn.add((style.face, text))
+        run = self.cache.render(font, text, "ltr", False, style.stroke)
+        if run.empty:
+            return None
+        space = self.cache.length(font, " ")
+        total = run.advance
+        avail = x1 - x0
+        pen = x0 + (avail - total) / 2 if align == "center" else (x1 - total if align == "end" else x0)
+        ox, oy = int(round(pen)) + run.dx, int(round(baseline)) + run.dy
+        drawn = self.canvas.stamp(run.mask, ox, oy, style.color)
+        if drawn is None:
+            return None
+        # Cut points in pen coordinates: the middle of each space.
+        cuts, at = [], 0.0
+        for w in words[:-1]:
+            at += self.cache.length(font, w)
+            cuts.append(at + space / 2)
+            at += space
+        cols = np.arange(run.mask.shape[1]) + run.dx  # pen x of each mask column
+        owner = np.searchsorted(np.asarray(cuts), cols, side="right")
+        ink_cols = run.mask.any(axis=0)
+        placed = [Placed() for _ in words]
+        for wi in range(len(words)):
+            sel = np.flatnonzero((owner == wi) & ink_cols)
+            if sel.size == 0:
+                continue
+            c0, c1 = int(sel[0]), int(sel[-1]) + 1
+            rows = np.flatnonzero(run.mask[:, c0:c1].any(axis=1))
+            placed[wi].add(self.canvas.clip_box(ox + c0, oy + int(rows[0]), ox + c1, oy + int(rows[-1]) + 1))
+        return self._make_line(text, words, placed, "ltr", "horizontal-tb")
 
     def draw_column(self, words: list[str], style: TextStyle, cx: float, y0: float) -> Line | None:
         """Draw one vertical-rl column centred on ``cx`` from ``y0`` downwards."""
