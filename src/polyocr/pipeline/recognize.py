@@ -18,7 +18,8 @@ Conventions (recorded in ``model.json`` and checked when loading):
 * **Output order.** The model reads left to right and emits characters in *display* order; lines
   whose direction is right-to-left (given, or inferred: most strong characters are Arabic/Hebrew)
   are turned back into logical order with :func:`polyocr.bidi.to_logical`, mirrored brackets
-  included. See that function for the rare lines whose display order is ambiguous.
+  included. See that function for the rare lines whose display order is ambiguous, and
+  :func:`infer_direction` for the guess made when no direction is given.
 * **Confidence** of a line is the geometric mean of the per-character probabilities, each the highest
   frame probability of the character's CTC run; an empty line gets the mean blank probability.
 """
@@ -39,7 +40,7 @@ from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
 
 __all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
-           "is_vertical", "pad_batch", "ctc_greedy", "finish_line", "default_recognizer"]
+           "is_vertical", "pad_batch", "ctc_greedy", "finish_line", "infer_direction", "default_recognizer"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 HEIGHT = 32
@@ -86,8 +87,11 @@ def is_vertical(shape: Sequence[int]) -> bool:
 
 
 def prepare_line(image: Any, height: int = HEIGHT, vertical: bool | None = None,
-                 max_width: int = MAX_WIDTH) -> np.ndarray:
-    """One line image → float32 (height, width) model input, normalised; see the module docstring."""
+                 max_width: int = MAX_WIDTH, aspect: float = 1.0) -> np.ndarray:
+    """One line image → float32 (height, width) model input, normalised; see the module docstring.
+
+    ``aspect`` stretches the width (training augmentation; 1.0 at inference).
+    """
     gray = to_gray(image)
     if gray.size == 0:
         raise ValueError("empty line image")
@@ -96,7 +100,7 @@ def prepare_line(image: Any, height: int = HEIGHT, vertical: bool | None = None,
     if vertical:
         gray = np.ascontiguousarray(np.rot90(gray, 1))  # counter-clockwise: top of the column → left
     h, w = gray.shape
-    new_w = int(min(max_width, max(1, round(w * height / h))))
+    new_w = int(min(max_width, max(1, round(w * height / h * aspect))))
     if (h, w) != (height, new_w):
         gray = np.asarray(Image.fromarray(gray).resize((new_w, height), Image.BILINEAR))
     x = gray.astype(np.float32) * (1.0 / 255.0)
@@ -125,24 +129,43 @@ def ctc_greedy(ids: np.ndarray, probs: np.ndarray, length: int) -> tuple[list[in
     """
     ids = np.asarray(ids[:length])
     probs = np.asarray(probs[:length], np.float64)
-    out: list[int] = []
-    conf: list[float] = []
+    runs: list[list] = []  # [id, best prob] per CTC run of one non-blank id
     prev = BLANK
     for i, p in zip(ids.tolist(), probs.tolist()):
-        if i != BLANK and i == prev:
-            conf[-1] = max(conf[-1], p)
-        elif i != BLANK:
-            if i == SPACE and (not out or out[-1] == SPACE):
-                prev = i
-                continue
-            out.append(i)
-            conf.append(p)
+        if i != BLANK:
+            if i == prev:
+                runs[-1][1] = max(runs[-1][1], p)
+            else:
+                runs.append([i, p])
         prev = i
+    out: list[int] = []
+    conf: list[float] = []
+    for i, p in runs:
+        if i == SPACE and (not out or out[-1] == SPACE):
+            continue
+        out.append(i)
+        conf.append(p)
     while out and out[-1] == SPACE:
         out.pop()
         conf.pop()
     mean = float(probs.mean()) if len(probs) else 0.0
     return out, conf, mean
+
+
+def infer_direction(text: str) -> str:
+    """Paragraph direction of a decoded line when nobody said: "rtl" when at least as many words are
+    mostly right-to-left as mostly left-to-right (words, not characters: "السعر 45.50 دولار Microsoft
+    Office" is an Arabic line with a long English name in it). Pass the direction when it is known
+    (from the language, or the page model): a line like "Meeting with דוד כהן" vs "דוד כהן: meeting"
+    is genuinely ambiguous from its characters alone."""
+    r = l = 0
+    for word in text.split():
+        share = rtl_share(word)
+        if share > 0.5:
+            r += 1
+        elif any(c.isalpha() for c in word) and share < 0.5:
+            l += 1
+    return "rtl" if r and r >= l else "ltr"
 
 
 def finish_line(charset: Charset, ids: list[int], conf: list[float], mean_prob: float,
@@ -152,7 +175,7 @@ def finish_line(charset: Charset, ids: list[int], conf: list[float], mean_prob: 
     if not visual:
         return RecognizedLine("", mean_prob, ())
     if direction is None:
-        direction = "rtl" if rtl_share(visual) > 0.5 else "ltr"
+        direction = infer_direction(visual)
     text = to_logical(visual, direction)
     if text != visual and len(text) == len(visual):
         # Carry each probability along with its character: to_visual(text) lists logical index

@@ -32,7 +32,6 @@ import hashlib
 import io
 import json
 import multiprocessing as mp
-import re
 import tarfile
 import xml.etree.ElementTree as ET
 from collections import Counter, OrderedDict
@@ -45,7 +44,7 @@ from PIL import Image
 
 from polyocr.bidi import rtl_share, to_visual
 from polyocr.charset import Charset
-from polyocr.pipeline.recognize import is_vertical, prepare_line, to_gray
+from polyocr.pipeline.recognize import is_vertical, pad_batch, prepare_line, to_gray
 
 __all__ = ["LineSample", "LineItem", "SynthSource", "ShardSource", "RealSource", "Mixture", "Batch", "Batcher",
            "PrefetchBatches", "read_page_xml", "read_alto", "read_line_folder", "scan_real", "heldout_set",
@@ -155,6 +154,11 @@ class ShardSource:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.epoch, self.shard, self.item = int(state["epoch"]), int(state["shard"]), int(state["item"])
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh, self._open = None, None
 
     def _order(self, epoch: int) -> list[int]:
         return [int(i) for i in _rng(self.seed, epoch, "shards").permutation(len(self.files))]
@@ -362,6 +366,7 @@ class RealSource:
         self.seed = seed
         self.epoch, self.pos = 0, 0
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._perm: tuple[int, np.ndarray] | None = None
 
     def state(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "pos": self.pos}
@@ -369,11 +374,15 @@ class RealSource:
     def restore(self, state: dict[str, Any]) -> None:
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
 
+    def _order(self) -> np.ndarray:
+        if self._perm is None or self._perm[0] != self.epoch:
+            self._perm = (self.epoch, _rng(self.seed, self.epoch, "real").permutation(len(self.items)))
+        return self._perm[1]
+
     def next(self) -> LineSample:
         if self.pos >= len(self.items):
             self.epoch, self.pos = self.epoch + 1, 0
-        order = _rng(self.seed, self.epoch, "real").permutation(len(self.items))
-        item = self.items[int(order[self.pos])]
+        item = self.items[int(self._order()[self.pos])]
         self.pos += 1
         s = load_item(item, self._cache)
         if s.image.size == 0:
@@ -464,14 +473,9 @@ class Batcher:
         if not ids:
             self.stats["empty_target"] += 1
             return None
-        gray = s.image
-        if s.vertical:
-            gray = np.ascontiguousarray(np.rot90(gray, 1))
-        if self.augment:  # light: the generator already degrades; vary the aspect ratio ±15 %
-            f = float(_rng(self.seed, n, "aug").uniform(0.85, 1.15))
-            h, w = gray.shape
-            gray = np.asarray(Image.fromarray(gray).resize((max(1, int(round(w * f))), h), Image.BILINEAR))
-        x = prepare_line(gray, self.height, vertical=False, max_width=self.max_width)
+        # Light augmentation only (the generator already degrades): the aspect ratio varies ±15 %.
+        aspect = float(_rng(self.seed, n, "aug").uniform(0.85, 1.15)) if self.augment else 1.0
+        x = prepare_line(s.image, self.height, vertical=s.vertical, max_width=self.max_width, aspect=aspect)
         if -(-x.shape[1] // self.stride) < ctc_frames_needed(ids):
             self.stats["too_long"] += 1
             return None
@@ -493,8 +497,6 @@ class Batcher:
         out = []
         for k, ci in enumerate(order):
             chunk = chunks[int(ci)]
-            from polyocr.pipeline.recognize import pad_batch
-
             images, widths = pad_batch([it.x for it in chunk])
             out.append(Batch(images=images, widths=widths,
                              targets=np.asarray([i for it in chunk for i in it.ids], np.int64),
@@ -585,6 +587,6 @@ def heldout_set(cache_dir: str | Path, languages: Sequence[str], per_language: i
                     i += 1
             tmp.replace(path)
         src = ShardSource([path])
-        n = len(_tar_samples(path))
-        out[lang] = [src.next() for _ in range(n)]
+        out[lang] = [src.next() for _ in range(len(_tar_samples(path)))]
+        src.close()
     return out

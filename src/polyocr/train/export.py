@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,7 +33,7 @@ import torch
 
 from polyocr import __version__
 from polyocr.charset import Charset
-from polyocr.models.recognizer import Recognizer, RecognizerExport, save_safetensors
+from polyocr.models.recognizer import RecognizerNet, RecognizerExport, save_safetensors
 from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
 
 __all__ = ["export_onnx", "onnx_session", "parity", "parity_lines", "export", "resolve_checkpoint"]
@@ -40,7 +41,7 @@ __all__ = ["export_onnx", "onnx_session", "parity", "parity_lines", "export", "r
 OPSET = 17
 
 
-def export_onnx(model: Recognizer, path: str | Path, with_logits: bool = False) -> Path:
+def export_onnx(model: RecognizerNet, path: str | Path, with_logits: bool = False) -> Path:
     """Write the inference graph with dynamic batch and width (legacy TorchScript exporter)."""
     model = model.eval()
     h = model.cfg.height
@@ -51,9 +52,13 @@ def export_onnx(model: Recognizer, path: str | Path, with_logits: bool = False) 
            "probs": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}}
     if with_logits:
         dyn["logits"] = {0: "batch", 1: "frames"}
+    # The wrapper must be in eval mode too: the exporter restores the *wrapper's* mode afterwards,
+    # which would otherwise leave the model in training mode (dropout on, BatchNorm batch stats).
+    wrapper = RecognizerExport(model, with_logits).eval()
     with torch.no_grad():
-        torch.onnx.export(RecognizerExport(model, with_logits), (x, widths), str(path), input_names=["image", "widths"],
+        torch.onnx.export(wrapper, (x, widths), str(path), input_names=["image", "widths"],
                           output_names=outputs, dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
+    model.eval()
     return Path(path)
 
 
@@ -88,7 +93,7 @@ def parity_lines(n: int = 8, seed: int = 4242) -> list[tuple[np.ndarray, bool, s
     return out
 
 
-def parity(model: Recognizer, onnx_path: str | Path, lines: Sequence[tuple[np.ndarray, bool, str]],
+def parity(model: RecognizerNet, onnx_path: str | Path, lines: Sequence[tuple[np.ndarray, bool, str]],
            charset: Charset, threads: int = 2) -> dict[str, Any]:
     """Compare torch and onnxruntime on ``lines``: max |Δ prob|, frame-id and decoded-string agreement."""
     model = model.eval()
@@ -159,7 +164,13 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
         if quantize == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(fp32), str(onnx_final), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+            level = logging.getLogger().level
+            logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" advice is for static quantisation
+            try:
+                quantize_dynamic(str(fp32), str(onnx_final), weight_type=QuantType.QInt8,
+                                 op_types_to_quantize=["MatMul", "Gemm"])
+            finally:
+                logging.getLogger().setLevel(level)
             checks["int8"] = parity(model, onnx_final, lines, charset)
         else:
             shutil.copyfile(fp32, onnx_final)
@@ -168,6 +179,7 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
     save_safetensors(model, str(out / "model.safetensors"),
                      {"charset_sha256": charset.sha256, "step": str(state["step"]), "recipe": state["config"]["recipe"]},
                      dtype=dtype)
+    (out / "model.safetensors").chmod(0o644)  # safetensors writes 0600; package data must be world-readable
     cfg = state["config"]
     meta = {
         "format": "polyocr-recognizer",

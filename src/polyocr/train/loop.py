@@ -25,9 +25,7 @@ import math
 import os
 import shutil
 import signal
-import sys
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -37,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from polyocr.charset import Charset
-from polyocr.models.recognizer import Recognizer, load_safetensors, save_safetensors
+from polyocr.models.recognizer import RecognizerNet, load_safetensors, save_safetensors
 from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
 from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, PrefetchBatches, RealSource, ShardSource,
                                 SynthSource, heldout_set)
@@ -111,7 +109,7 @@ def edit_distance(a: str, b: str) -> int:
 
 
 @torch.no_grad()
-def decode_batch(model: Recognizer, images: np.ndarray, widths: np.ndarray, charset: Charset,
+def decode_batch(model: RecognizerNet, images: np.ndarray, widths: np.ndarray, charset: Charset,
                  directions: list[str | None], bf16: bool = False) -> list[str]:
     """Greedy CTC decode of one padded batch with the torch model (logical-order strings)."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -124,7 +122,7 @@ def decode_batch(model: Recognizer, images: np.ndarray, widths: np.ndarray, char
     return out
 
 
-def evaluate(model: Recognizer, sets: dict[str, list[LineSample]], charset: Charset, cfg: TrainConfig,
+def evaluate(model: RecognizerNet, sets: dict[str, list[LineSample]], charset: Charset, cfg: TrainConfig,
              batch_size: int = 32) -> dict[str, dict[str, float]]:
     """CER, NED and exact-line accuracy per language (labels and predictions whitespace-normalised)."""
     was_training = model.training
@@ -176,7 +174,7 @@ def latest_checkpoint(out: Path) -> Path | None:
     return path if (path / "state.json").is_file() else None
 
 
-def save_checkpoint(out: Path, step: int, model: Recognizer, opt: torch.optim.Optimizer, cfg: TrainConfig,
+def save_checkpoint(out: Path, step: int, model: RecognizerNet, opt: torch.optim.Optimizer, cfg: TrainConfig,
                     charset: Charset, extra: dict[str, Any], keep: int = 2) -> Path:
     from safetensors.torch import save_file
 
@@ -220,7 +218,7 @@ def save_checkpoint(out: Path, step: int, model: Recognizer, opt: torch.optim.Op
     return final
 
 
-def load_checkpoint(path: Path, model: Recognizer, opt: torch.optim.Optimizer | None, charset: Charset) -> dict[str, Any]:
+def load_checkpoint(path: Path, model: RecognizerNet, opt: torch.optim.Optimizer | None, charset: Charset) -> dict[str, Any]:
     """Restore model (and optimizer) from a checkpoint folder; returns its state.json."""
     from safetensors.torch import load_file
 
@@ -248,7 +246,7 @@ def load_checkpoint(path: Path, model: Recognizer, opt: torch.optim.Optimizer | 
 
 # -- the loop ------------------------------------------------------------------------------------------------
 
-def _param_groups(model: Recognizer, weight_decay: float) -> list[dict[str, Any]]:
+def _param_groups(model: RecognizerNet, weight_decay: float) -> list[dict[str, Any]]:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (decay if p.dim() >= 2 else no_decay).append(p)  # no decay on biases and norm scales
@@ -286,11 +284,15 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
     ckpt = latest_checkpoint(out) if resume else None
     if resume and ckpt is None and (out / "checkpoints").exists():
         raise RuntimeError(f"--resume: {out}/checkpoints has no complete checkpoint")
+    init = None
     if ckpt is not None:
         saved = TrainConfig.from_dict(json.loads((ckpt / "state.json").read_text(encoding="utf-8"))["config"])
         cfg = replace(cfg, model=saved.model)  # the architecture comes from the checkpoint
+    elif cfg.init:
+        init, _ = load_safetensors(cfg.init, charset.sha256)
+        cfg = replace(cfg, model=replace(init.cfg, dropout=cfg.model.dropout))  # ...or from the initial weights
     torch.manual_seed(cfg.seed)
-    model = Recognizer(cfg.model)
+    model = init if init is not None else RecognizerNet(cfg.model)
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
     if ckpt is not None:
         state = load_checkpoint(ckpt, model, opt, charset)
@@ -298,9 +300,6 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
         position = state["position"]
         log({"event": "resume", "step": step, "checkpoint": ckpt.name})
     else:
-        if cfg.init:
-            init, _ = load_safetensors(cfg.init, charset.sha256)
-            model.load_state_dict(init.state_dict())
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
         log({"event": "start", "params": model.num_params(), "config": cfg.to_dict()})
 
@@ -325,7 +324,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
     metrics: dict[str, Any] = {}
     done_here = 0
     interrupted = []
-    old_handler = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(1)) if os.name == "posix" else None
+    try:  # SIGTERM (a scheduler's polite kill): checkpoint, then stop
+        old_handler = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(1))
+    except ValueError:  # not the main thread
+        old_handler = None
     try:
         while step < cfg.steps and not interrupted:
             batch = next(batches)
@@ -335,8 +337,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
             x = torch.from_numpy(batch.images)                            # (B, 1, H, W)
             widths = torch.from_numpy(batch.widths)                       # (B,)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits, lengths = model(x, widths)                        # (B, T, C), (B,)
-            logp = logits.float().log_softmax(-1).transpose(0, 1)         # (T, B, C) for ctc_loss
+                logits, lengths = model(x, widths, time_major=True)       # (T, B, C), (B,)
+            logp = torch.log_softmax(logits, -1, dtype=torch.float32)     # CTC in fp32
             loss = F.ctc_loss(logp, torch.from_numpy(batch.targets), lengths, torch.from_numpy(batch.target_lengths),
                               blank=0, reduction="mean", zero_infinity=True)
             opt.zero_grad(set_to_none=True)
@@ -374,7 +376,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
                 t0 = time.time()
                 metrics = evaluate(model, heldout, charset, cfg)
                 log({"event": "eval", "step": step, "seconds": round(time.time() - t0, 1), **metrics})
-                t_last = time.time()
+                t_last += time.time() - t0  # samples/s measures training only
 
             due_time = (time.time() - t_ckpt) >= cfg.ckpt_minutes * 60
             due_step = cfg.ckpt_every and step % cfg.ckpt_every == 0

@@ -4,9 +4,11 @@ A recipe is a :class:`TrainConfig` value; the command line picks one by name and
 fields with typed overrides (``--set lr=5e-4 --set model.d_model=256``), never by executing code.
 The config is written into every checkpoint and into the exported ``model.json``.
 
-Budget note (see docs in the module :mod:`polyocr.train.loop`): on the 2-core CPU a step of 32 lines
-takes ~0.6 s in bf16, so 100K steps ≈ 3.2 M lines ≈ 17 h. The unified recipe therefore spends its
-samples where the charset is: the CJK languages get more weight than the alphabetic ones.
+Budget note: one training line costs ~0.04 CPU-seconds in bf16 (24.8 lines per CPU-second measured
+with 1 thread on generator lines, mean padded width 318 px), so both idle cores give ~45 lines/s and
+a step of 32 lines ~0.7 s: the default 100K steps are 3.2 M lines, about 19-20 h. Set ``steps`` to the
+budget you have: the cosine schedule is laid out over ``steps``. The unified recipe spends its samples
+where the charset is: the CJK languages get more weight than the alphabetic ones.
 """
 
 from __future__ import annotations

@@ -1,0 +1,67 @@
+"""torch vs onnxruntime on lines rendered by the generator (random weights: parity, not accuracy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from polyocr.charset import Charset
+from polyocr.models.recognizer import RecognizerNet, RecognizerConfig
+from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line, to_gray
+from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_line
+from polyocr.train.export import export_onnx, onnx_session, parity
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def lines():
+    cfg = SynthConfig(seed=5)
+    res = Resources(cfg)
+    out = []
+    i = 0
+    while len(out) < 8:
+        try:
+            s = generate_line(cfg, res, i)
+            out.append((to_gray(s.image), s.line.writing_mode == "vertical-rl", s.line.direction))
+        except Rejected:
+            pass
+        i += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return RecognizerNet(RecognizerConfig(n_classes=len(Charset.load()))).eval()
+
+
+def test_logits_and_decodes_match(model, lines, tmp_path_factory):
+    cs = Charset.load()
+    path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "rec.onnx", with_logits=True)
+    images, widths = pad_batch([prepare_line(img, 32, vert) for img, vert, _ in lines])
+    assert len(set(widths.tolist())) > 1                      # really variable widths in one batch
+    with torch.no_grad():
+        logits_t, len_t = model(torch.from_numpy(images), torch.from_numpy(widths))
+    ids_o, probs_o, len_o, logits_o = onnx_session(path, threads=1).run(None, {"image": images, "widths": widths})
+    assert (len_o == len_t.numpy()).all()
+    for k in range(len(lines)):
+        n = int(len_o[k])
+        assert np.abs(logits_t[k, :n].numpy() - logits_o[k, :n]).max() < 1e-3
+        p_t, id_t = logits_t[k, :n].softmax(-1).max(-1)
+        direction = None if lines[k][1] else lines[k][2]
+        a = finish_line(cs, *ctc_greedy(id_t.numpy(), p_t.numpy(), n), direction)
+        b = finish_line(cs, *ctc_greedy(ids_o[k], probs_o[k], n), direction)
+        assert a.text == b.text
+        assert (id_t.numpy() == ids_o[k, :n]).all()
+
+
+def test_shipped_graph_parity(model, lines, tmp_path):
+    path = export_onnx(model, tmp_path / "rec.onnx")
+    res = parity(model, path, lines, Charset.load(), threads=1)
+    assert res["max_abs_prob_diff"] < 1e-3 and res["text_agreement"] == 1.0 and res["lengths_equal"]
+    # a batch of one and an odd width work too (dynamic axes)
+    x = prepare_line(lines[0][0], 32, lines[0][1])[:, :61]
+    out = onnx_session(path, threads=1).run(None, {"image": x[None, None], "widths": np.array([61])})
+    assert out[0].shape == (1, 16)

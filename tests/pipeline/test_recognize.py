@@ -1,0 +1,152 @@
+"""Inference: preprocessing, greedy CTC decoding, RTL/mixed/vertical handling, weights loading."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import polyocr
+from polyocr.bidi import to_visual
+from polyocr.charset import BLANK, Charset
+from polyocr.pipeline.recognize import (NoWeights, Recognizer, ctc_greedy, finish_line, is_vertical, pad_batch,
+                                        prepare_line)
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def cs() -> Charset:
+    return Charset.load()
+
+
+def _frames(cs: Charset, visual: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame ids/probs that spell ``visual`` the way a CTC model does: runs, blanks, repeats."""
+    ids: list[int] = [BLANK]
+    for ch in visual:
+        (i,), _ = cs.encode(ch) if ch != " " else ([1], [])
+        if ids[-1] == i:
+            ids.append(BLANK)             # doubled letters need a blank between them
+        ids += [i] * int(rng.integers(1, 4)) + [BLANK] * int(rng.integers(0, 3))
+    ids.append(BLANK)
+    probs = rng.uniform(0.6, 1.0, len(ids))
+    return np.array(ids), probs
+
+
+@pytest.mark.parametrize("logical,direction", [
+    ("מחיר 120 ש״ח ב-2024", "rtl"),
+    ("السعر 45.50 دولار Microsoft Office", "rtl"),
+    ("عرض خاص (50%) لمدة 3 أيام", "rtl"),
+    ("Meeting at 10:30 with דוד כהן", "ltr"),
+    ("vertical 縦書き 2024年", "ltr"),
+])
+def test_decodes_display_order_into_logical_order(cs, logical, direction):
+    visual = to_visual(logical, direction)
+    ids, probs = _frames(cs, visual, np.random.default_rng(0))
+    chars, conf, _ = ctc_greedy(ids, probs, len(ids))
+    assert cs.decode(chars) == visual
+    given = finish_line(cs, chars, conf, 0.5, direction)
+    inferred = finish_line(cs, chars, conf, 0.5, None)       # direction from the characters read
+    assert given.text == logical and inferred.text == logical
+    assert len(given.char_confidences) == len(logical) and 0.6 <= given.confidence <= 1.0
+
+
+def test_confidences_follow_their_characters(cs):
+    visual = to_visual("אב 12", "rtl")                      # "12 בא"
+    ids = [cs.encode(c)[0][0] if c != " " else 1 for c in visual]
+    conf = [0.9, 0.8, 0.7, 0.6, 0.5]
+    line = finish_line(cs, ids, conf, 0.5, "rtl")
+    assert line.text == "אב 12"
+    assert dict(zip(line.text, line.char_confidences)) == {"1": 0.9, "2": 0.8, " ": 0.7, "ב": 0.6, "א": 0.5}
+
+
+def test_ctc_greedy_collapses_and_trims(cs):
+    a, b = cs.encode("ab")[0]
+    ids = np.array([1, 1, 0, a, a, 0, a, 1, 0, 1, b, b, 1, 0, 0, 0])
+    probs = np.linspace(0.5, 0.95, len(ids))
+    chars, conf, mean = ctc_greedy(ids, probs, 13)           # frames past the length are padding
+    assert cs.decode(chars) == "aa b"
+    assert conf[0] == pytest.approx(probs[4])                # the best frame of the first "a" run
+    assert mean == pytest.approx(probs[:13].mean())
+    assert ctc_greedy(np.zeros(5, int), np.full(5, 0.9), 5)[:2] == ([], [])
+
+
+def test_vertical_lines_are_turned_counter_clockwise():
+    tall = np.full((300, 40), 255, np.uint8)
+    tall[:20] = 0                                            # ink at the top of the column...
+    x = prepare_line(tall)
+    assert x.shape == (32, 240)                              # 300 px of column → 240 px of line at height 32
+    assert x[:, :16].mean() < x[:, 40:].mean()               # ...is at the left of the line
+    assert is_vertical(tall.shape) and not is_vertical((40, 300)) and not is_vertical((40, 70))
+    assert prepare_line(tall, vertical=False).shape == (32, 4)
+
+
+def test_preprocessing_normalises_polarity_scale_and_width():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (48, 300), dtype=np.uint8)
+    x = prepare_line(img)
+    assert x.shape == (32, 200) and abs(x.mean()) < 1e-4 and abs(x.std() - 1) < 1e-3
+    assert prepare_line(np.full((32, 80), 200, np.uint8)).std() == 0.0      # flat crop: no noise blow-up
+    assert prepare_line(rng.integers(0, 256, (10, 2000), dtype=np.uint8)).shape == (32, 1600)  # squeezed
+    batch, widths = pad_batch([x, x[:, :37]])
+    assert batch.shape == (2, 1, 32, 200) and widths.tolist() == [200, 37] and (batch[1, 0, :, 37:] == 0).all()
+
+
+def test_no_weights_is_a_clear_error(tmp_path):
+    with pytest.raises(NoWeights, match="no recogniser weights installed"):
+        polyocr.recognize(np.zeros((32, 100), np.uint8), weights=str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A tiny random model, checkpointed and exported like a real run."""
+    from polyocr.models.recognizer import RecognizerConfig, RecognizerNet as Net
+    from polyocr.train.export import export
+    from polyocr.train.loop import save_checkpoint
+    from polyocr.train.recipes import TrainConfig
+
+    charset = Charset.load()
+    mc = RecognizerConfig(n_classes=len(charset), stem=(8, 16), stages=(16, 24), blocks=(1, 0), d_model=32,
+                          n_layers=1, n_heads=2, head_dim=16)
+    torch.manual_seed(0)
+    model = Net(mc)
+    opt = torch.optim.AdamW(model.parameters())
+    run = tmp_path_factory.mktemp("run")
+    save_checkpoint(run, 1, model, opt, TrainConfig(model=mc), charset, {"position": None})
+    out = tmp_path_factory.mktemp("weights")
+    meta = export(run, out, quantize="none", n_parity=2)
+    assert meta["parity"]["fp32"]["text_agreement"] == 1.0
+    return out
+
+
+def test_recognizer_batches_by_width_and_keeps_order(weights, monkeypatch):
+    rec = Recognizer(weights, threads=1, batch_size=2)
+    seen: list[tuple[int, ...]] = []
+    run = rec.run
+    monkeypatch.setattr(rec, "run", lambda b, w: (seen.append(b.shape), run(b, w))[1])
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (32, w), dtype=np.uint8) for w in (300, 40, 160)] + [np.full((400, 50), 255, np.uint8)]
+    out = rec.recognize(images)
+    assert len(out) == 4 and all(isinstance(r.text, str) and 0 <= r.confidence <= 1 for r in out)
+    assert seen == [(2, 1, 32, 160), (2, 1, 32, 304)]        # sorted by width; the tall crop became 256 px wide
+    alone = [rec.recognize([im])[0] for im in images]
+    assert [r.text for r in alone] == [r.text for r in out]
+
+
+def test_public_api_and_charset_refusal(weights, tmp_path):
+    img = np.random.default_rng(2).integers(0, 256, (30, 120), dtype=np.uint8)
+    one = polyocr.recognize(img, weights=str(weights))
+    text, confidence, per_char = one
+    assert len(per_char) == len(text)
+    assert polyocr.recognize([img, img], weights=str(weights)) == [one, one]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in weights.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    meta = json.loads((bad / "model.json").read_text())
+    meta["charset"]["sha256"] = "0" * 64
+    (bad / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="charset"):
+        Recognizer(bad)
