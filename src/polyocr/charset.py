@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from polyocr.languages import codec_chars
+
 __all__ = ["CHARSET_VERSION", "CHARSET_FILE", "BLANK", "SPACE", "Charset", "build_charset", "write_charset"]
 
 CHARSET_VERSION = "v1"
@@ -46,30 +48,15 @@ _SYMBOLS = (
 )
 
 
-def _codec_chars(codec: str, rows: Iterable[int], cols: Iterable[int] = range(0xA1, 0xFF)) -> set[str]:
-    """Every single character a double-byte codec decodes in the given lead/trail byte rows."""
-    cols = list(cols)
-    out: set[str] = set()
-    for r in rows:
-        for c in cols:
-            try:
-                ch = bytes([r, c]).decode(codec)
-            except UnicodeDecodeError:
-                continue
-            if len(ch) == 1:
-                out.add(ch)
-    return out
-
-
 def _standard_repertoires() -> set[str]:
     """The codec- and block-derived part of the charset (needs no shared data)."""
     chars: set[str] = set(string.printable.strip()) - set(string.whitespace)  # ASCII 0x21-0x7E
-    chars |= _codec_chars("gb2312", range(0xB0, 0xF8))                   # GB2312 level 1 + 2 hanzi (6,763)
-    chars |= _codec_chars("big5", range(0xA4, 0xC7), [*range(0x40, 0x7F), *range(0xA1, 0xFF)])  # Big5 level 1
-    chars |= _codec_chars("euc_jp", range(0xB0, 0xD0))                   # JIS X 0208 level-1 kanji
-    chars |= _codec_chars("euc_jp", range(0xA4, 0xA6))                   # JIS X 0208 hiragana + katakana
-    chars |= _codec_chars("euc_jp", [0xA1])                               # JIS X 0208 row 1: 、。・ー々〆「」…
-    chars |= _codec_chars("euc_kr", range(0xB0, 0xC9))                   # KS X 1001 hangul (2,350)
+    chars |= codec_chars("gb2312", range(0xB0, 0xF8))                   # GB2312 level 1 + 2 hanzi (6,763)
+    chars |= codec_chars("big5", range(0xA4, 0xC7), [*range(0x40, 0x7F), *range(0xA1, 0xFF)])  # Big5 level 1
+    chars |= codec_chars("euc_jp", range(0xB0, 0xD0))                   # JIS X 0208 level-1 kanji
+    chars |= codec_chars("euc_jp", range(0xA4, 0xA6))                   # JIS X 0208 hiragana + katakana
+    chars |= codec_chars("euc_jp", [0xA1])                               # JIS X 0208 row 1: 、。・ー々〆「」…
+    chars |= codec_chars("euc_kr", range(0xB0, 0xC9))                   # KS X 1001 hangul (2,350)
     chars |= {chr(c) for c in range(0x3131, 0x3164)}                      # hangul compatibility jamo
     chars |= {chr(c) for c in range(0x3000, 0x3040)} - {"\u3000"}       # CJK symbols and punctuation
     chars |= {chr(c) for c in range(0xFF01, 0xFF5F)}                      # full-width ASCII forms

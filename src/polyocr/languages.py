@@ -13,8 +13,9 @@ import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
-__all__ = ["Language", "LANGUAGES", "get_language", "language_codes", "shared_dir", "charset"]
+__all__ = ["Language", "LANGUAGES", "get_language", "language_codes", "shared_dir", "charset", "codec_chars"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,9 @@ _ASCII = set(string.digits + string.punctuation)
 _CJK_PUNCT = set("、。〈〉《》「」『』【】〔〕！（），．：；？～・ー々〆〇“”‘’…—")
 
 
-def _codec_chars(codec: str, rows: range, cols: range = range(0xA1, 0xFF)) -> set[str]:
+def codec_chars(codec: str, rows: Iterable[int], cols: Iterable[int] = range(0xA1, 0xFF)) -> set[str]:
+    """Every single character a double-byte codec decodes in the given lead/trail byte rows."""
+    cols = list(cols)
     out: set[str] = set()
     for r in rows:
         for c in cols:
@@ -116,15 +119,15 @@ def _builtin_charset(code: str) -> set[str]:
     if code == "he":
         return base | {chr(c) for c in range(0x5D0, 0x5EB)} | set("־׳״")
     if code == "zh-Hans":  # GB2312 level 1: rows 0xB0-0xD7
-        return base | _CJK_PUNCT | _codec_chars("gb2312", range(0xB0, 0xD8))
+        return base | _CJK_PUNCT | codec_chars("gb2312", range(0xB0, 0xD8))
     if code == "zh-Hant":  # Big5 level 1: A440-C67E
         big5 = {bytes([r, c]).decode("big5", "ignore") for r in range(0xA4, 0xC7)
                 for c in list(range(0x40, 0x7F)) + list(range(0xA1, 0xFF))}
         return base | _CJK_PUNCT | {c for c in big5 if len(c) == 1}
     if code == "ja":  # JIS X 0208 kana rows + level-1 kanji (rows 0xB0-0xCF)
-        return base | _CJK_PUNCT | _codec_chars("euc_jp", range(0xA4, 0xA6)) | _codec_chars("euc_jp", range(0xB0, 0xD0))
+        return base | _CJK_PUNCT | codec_chars("euc_jp", range(0xA4, 0xA6)) | codec_chars("euc_jp", range(0xB0, 0xD0))
     if code == "ko":  # KS X 1001 Hangul rows 0xB0-0xC8
-        return base | set("ㆍ≪≫∼") | _codec_chars("euc_kr", range(0xB0, 0xC9))
+        return base | set("ㆍ≪≫∼") | codec_chars("euc_kr", range(0xB0, 0xC9))
     raise ValueError(f"no built-in charset for {code!r}")
 
 

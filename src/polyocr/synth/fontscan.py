@@ -16,13 +16,14 @@ import json
 import logging
 import os
 import struct
-import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import ImageFont
+
+from polyocr.fileio import atomic_write
 
 __all__ = ["CodepointSet", "DEFAULT_CACHE", "SYSTEM_FONT_DIRS"]
 
@@ -340,17 +341,7 @@ def _write_cache(path: Path, files: dict[str, Any]) -> None:
     """Atomic: a reader (another worker) sees the old file or the new one, never half of one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"version": CACHE_VERSION, "files": files}, fh, separators=(",", ":"),
-                          ensure_ascii=False, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, json.dumps({"version": CACHE_VERSION, "files": files}, separators=(",", ":"),
+                                      ensure_ascii=False, sort_keys=True))
     except OSError as exc:  # a read-only home must not stop the generator
         log.warning("could not write font cache %s (%s)", path, exc)

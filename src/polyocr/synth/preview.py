@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import colorsys
 import functools
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from polyocr.fileio import atomic_write
 from polyocr.document import Page, Point
 
 if TYPE_CHECKING:
@@ -225,20 +226,10 @@ def save_png(array: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write ``array`` as a PNG (or a JPEG when ``path`` ends in .jpg) atomically: temp file in the
     same folder, then ``os.replace``, so a viewer or a parallel job never sees a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if path.suffix.lower() in (".jpg", ".jpeg"):
-                Image.fromarray(np.asarray(array)).save(fh, format="JPEG", quality=82)
-            else:
-                Image.fromarray(np.asarray(array)).save(fh, format="PNG")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    buf = io.BytesIO()
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        Image.fromarray(np.asarray(array)).save(buf, format="JPEG", quality=82)
+    else:
+        Image.fromarray(np.asarray(array)).save(buf, format="PNG")
+    atomic_write(path, buf.getvalue())
     return path

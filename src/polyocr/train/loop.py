@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from polyocr.charset import Charset
+from polyocr.eval.metrics import edit_distance
 from polyocr.models.recognizer import RecognizerNet, load_safetensors, save_safetensors
 from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
 from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, PrefetchBatches, RealSource, ShardSource,
@@ -93,19 +94,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
     floor = cfg.lr * cfg.min_lr_ratio
     return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (characters)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 @torch.no_grad()
