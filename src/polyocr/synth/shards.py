@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from polyocr.fileio import sha256_file
+
 __all__ = [
     "Sample",
     "RejectSample",
@@ -439,13 +441,6 @@ def read_sidecar(out: Path, spec: ShardSpec) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _sha256_file(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
 
 def check_shard(out: Path, spec: ShardSpec, sidecar: Mapping[str, Any], *, verify: bool = False) -> str | None:
     """Why the shard described by ``sidecar`` is not done, or None when it is."""
@@ -458,7 +453,7 @@ def check_shard(out: Path, spec: ShardSpec, sidecar: Mapping[str, Any], *, verif
             return f"{path.name} is missing"
         if path.stat().st_size != sidecar.get("size"):
             return f"{path.name} has {path.stat().st_size} bytes, sidecar says {sidecar.get('size')}"
-        if verify and _sha256_file(path) != sidecar.get("sha256"):
+        if verify and sha256_file(path) != sidecar.get("sha256"):
             return f"{path.name} sha256 differs from its sidecar"
         return None
     files = sidecar.get("files")
