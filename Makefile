@@ -27,7 +27,7 @@ $(STAMP)/venv: pyproject.toml $(STAMP)/apt
 	@mkdir -p $(STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[synth,train,dev,ray]'
+	$(PY) -m pip install -q -e '.[synth,train,dev,ray,service,eval]'
 	@touch $@
 
 # Until the model exists the demo shows the data engine: a few pages per language, checked and previewed.

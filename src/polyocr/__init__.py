@@ -10,7 +10,20 @@ if TYPE_CHECKING:
     from polyocr.pipeline.recognize import RecognizedLine
 
 __version__ = "0.1.0"
-__all__ = ["Document", "Page", "Block", "Line", "Word", "recognize", "__version__"]
+__all__ = ["Document", "Page", "Block", "Line", "Word", "read", "recognize", "__version__"]
+
+
+def read(source: Any, **options: Any) -> Document:
+    """Read a page image, PDF, bytes or array into a :class:`Document` with the packaged models.
+
+    ``source`` is a path (PNG, JPEG, TIFF, WebP, BMP, PDF), raw file bytes, a PIL image or an
+    H×W(×3) array. Options are the fields of :class:`polyocr.pipeline.pipeline.ReadConfig`
+    (``dpi``, ``pdf_text``, ``order``, ``orientation``, ``languages``, ``threads``). Models load
+    on first use (onnxruntime only) and are reused by later calls.
+    """
+    from polyocr.pipeline.pipeline import read as _read
+
+    return _read(source, **options)
 
 
 def recognize(image: Any, vertical: bool | None = None, direction: str | None = None,

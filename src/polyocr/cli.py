@@ -180,6 +180,64 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_det(args: argparse.Namespace) -> int:
+    from polyocr.train.detector import DetTrainConfig, train_detector
+
+    shards = tuple(d for item in args.data for d in item.split(",") if d)
+    for d in shards:
+        if not Path(d).exists():
+            raise UsageError(f"data folder {d} not found")
+    cfg = DetTrainConfig(shards=shards, steps=args.steps, batch_size=args.batch_size, lr=args.lr, crop=args.crop,
+                         threads=args.threads, seed=args.seed, ckpt_minutes=args.ckpt_minutes,
+                         partial_shards=args.partial)
+    out = Path(args.out)
+    if not args.resume and (out / "checkpoints" / "state.json").exists():
+        raise UsageError(f"{out} already holds a run; add --resume to continue it or choose another --out")
+    train_detector(cfg, out, resume=args.resume, init=args.init or "", echo=None if args.quiet else print)
+    return 0
+
+
+def cmd_export_det(args: argparse.Namespace) -> int:
+    from polyocr.train.detector import export_detector
+
+    meta = export_detector(args.ckpt, args.out)
+    print(f"wrote {args.out}: detector.onnx, detector.safetensors, detector.json (step {meta['step']}, "
+          f"parity {meta['parity_max_abs']:.2e})")
+    return 0
+
+
+def cmd_train_order(args: argparse.Namespace) -> int:
+    from polyocr.train.order import CacheConfig, OrderTrainConfig, cache_pages, train_order
+
+    data = tuple(d for item in args.data for d in item.split(",") if d)
+    if args.cache_pages:
+        cache_pages(CacheConfig(out=Path(data[0]), count=args.cache_pages, seed=args.seed),
+                    echo=None if args.quiet else print)
+    missing = [d for d in data if not Path(d).is_dir()]
+    if missing:
+        raise UsageError(f"page cache {missing[0]} not found (add --cache-pages N to generate it)")
+    if args.heldout and not Path(args.heldout).is_dir():
+        raise UsageError(f"--heldout {args.heldout}: not a folder")
+    cfg = OrderTrainConfig(data=data, heldout=args.heldout or "", steps=args.steps, minutes=args.minutes, lr=args.lr,
+                           seed=args.seed, threads=args.threads, eval_every=args.eval_every)
+    summary = train_order(cfg, args.out, echo=None if args.quiet else print)
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_export_order(args: argparse.Namespace) -> int:
+    from polyocr.train.order import export_order, load_pages
+
+    run = Path(args.ckpt)
+    if not (run / "best.safetensors").is_file() and not run.is_file():
+        raise UsageError(f"{run}: no best.safetensors (a `polyocr train order` run folder or a .safetensors file)")
+    pages = load_pages(args.parity_pages, limit=8) if args.parity_pages else []
+    info = export_order(run, args.out, pages=pages)
+    print(f"wrote {args.out}: order.onnx ({info['onnx']['bytes'] / 1e3:.0f} kB), order.safetensors "
+          f"({info['safetensors']['bytes'] / 1e3:.0f} kB), order.json; parity {json.dumps(info['parity'])}")
+    return 0
+
+
 def cmd_export_rec(args: argparse.Namespace) -> int:
     from polyocr.train.export import export
 
@@ -189,6 +247,91 @@ def cmd_export_rec(args: argparse.Namespace) -> int:
           f"model.safetensors ({meta['safetensors']['bytes'] / 1e6:.1f} MB), model.json; {size / 1e6:.1f} MB in all; "
           f"parity {json.dumps(meta['parity'])}")
     return 0
+
+
+def _engine_names(value: str) -> tuple[str, ...]:
+    from polyocr.eval.baselines import ENGINE_NAMES
+
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [n for n in names if n not in ENGINE_NAMES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown engine(s) {', '.join(bad)}; known: {', '.join(ENGINE_NAMES)}")
+    return names
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from polyocr.eval.command import EvalOptions, run_eval
+
+    if bool(args.dir) == bool(args.generated):
+        raise UsageError("give a page folder or --generated (not both)")
+    return run_eval(EvalOptions(**{k: v for k, v in vars(args).items() if k in EvalOptions.__dataclass_fields__}))
+
+
+def _number(value: str) -> float:
+    try:
+        n = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not n > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return n
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from polyocr.service.config import ServiceConfig
+        from polyocr.service.server import serve
+    except ImportError as exc:
+        raise UsageError(f"the service needs the 'service' extra (pip install 'polyocr[service]'): {exc}") from None
+    return serve(ServiceConfig(host=args.host, port=args.port, max_upload_bytes=int(args.max_upload_mb * (1 << 20)),
+                               max_pixels=int(args.max_pixels), max_pages=args.max_pages, concurrency=args.concurrency,
+                               queue=args.queue, timeout_s=args.timeout, threads=args.threads,
+                               max_connections=args.max_connections, log_level=args.log_level))
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    from polyocr.pipeline.batch import ALL_FORMATS
+
+    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    bad = [n for n in names if n not in ALL_FORMATS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown format(s) {', '.join(bad)}; known: {', '.join(ALL_FORMATS)}")
+    return names
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from polyocr.formats import WRITERS
+    from polyocr.pipeline.batch import BatchConfig, read_document, run_batch
+    from polyocr.pipeline.inputs import expand_sources
+    from polyocr.pipeline.pipeline import ReadConfig
+
+    rc = ReadConfig(dpi=args.dpi, pdf_text=args.pdf_text, order=args.order, orientation=not args.no_orientation,
+                    languages=args.lang or (), threads=max(1, min(2, (os.cpu_count() or 1) // args.workers)))
+    problems: list[str] = []
+    sources = expand_sources(args.sources, on_error=lambda name, why: problems.append(f"{name}: {why}"),
+                             exclude=[args.out] if args.out else ())
+    if args.out is None:  # one source → its text on stdout
+        if len(sources) + len(problems) > 1:
+            raise UsageError(f"{len(sources) + len(problems)} sources: give -o OUTDIR for one output per source")
+        if problems:
+            raise UsageError(problems[0])
+        if not sources:
+            raise UsageError(f"no image or PDF files in {' '.join(args.sources)}")
+        if len(args.format) != 1 or args.format[0] not in WRITERS:
+            raise UsageError(f"-f {','.join(args.format)} writes files: give -o OUTDIR (stdout takes one of "
+                             f"{', '.join(WRITERS)})")
+        doc = read_document(sources[0], rc, password=args.password)
+        sys.stdout.write(WRITERS[args.format[0]](doc))
+        return 0
+    if not sources and not problems:
+        raise UsageError(f"no image or PDF files in {' '.join(args.sources)}")
+    for problem in problems:
+        print(f"polyocr: {problem}", file=sys.stderr)
+    summary = run_batch(sources, rc, BatchConfig(out=Path(args.out), formats=args.format, workers=args.workers,
+                                                 resume=args.resume, progress=not args.quiet, password=args.password,
+                                                 backend="ray" if args.ray else "local"), unreadable=problems)
+    print(f"{summary.describe()}; outputs in {args.out}")
+    return summary.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,6 +401,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_rec)
 
+    p = train.add_parser("det", help="the text-line detector, on `polyocr synth pages` shards")
+    p.add_argument("--out", required=True, help="run folder: log.jsonl, checkpoints/")
+    p.add_argument("--data", action="append", required=True, help="page shards (folders of .tar), comma-separated or repeated")
+    p.add_argument("--steps", type=_positive, default=4000)
+    p.add_argument("--batch-size", type=_positive, default=8)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--crop", type=_positive, default=512, help="training crop size in px (multiple of 32)")
+    p.add_argument("--partial", action="store_true", help="also use shards still being written")
+    p.add_argument("--init", default=None, help="start from these weights (a model.safetensors)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_det)
+
+    p = train.add_parser("order", help="the reading-order model, on cached generator pages (see docs/training.md)")
+    p.add_argument("--out", required=True, help="run folder: log.jsonl, best.safetensors, last.safetensors")
+    p.add_argument("--data", action="append", required=True, help="page-cache folders (one JSON per page), comma-separated or repeated")
+    p.add_argument("--heldout", default="", help="folder of held-out cached pages (searched recursively) for evaluation")
+    p.add_argument("--cache-pages", type=int, default=0, help="first generate this many pages into the first --data folder (resumable)")
+    p.add_argument("--steps", type=_positive, default=4000)
+    p.add_argument("--minutes", type=float, default=25.0, help="wall-time cap; the learning rate schedule follows it")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--eval-every", type=int, default=500, help="steps between held-out evaluations (0 = only at the end)")
+    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_order)
+
     export = sub.add_parser("export", help="export trained models").add_subparsers(dest="export_command", required=True)
     p = export.add_parser("rec", help="recogniser checkpoint → ONNX + safetensors + model.json")
     p.add_argument("--ckpt", required=True, help="run folder (its latest checkpoint) or a checkpoint folder")
@@ -265,6 +438,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", choices=("int8", "none"), default="int8", help="int8: dynamic int8 MatMul/Gemm weights (smaller, faster)")
     p.add_argument("--weights-dtype", choices=("float16", "bfloat16", "float32"), default="float16")
     p.set_defaults(func=cmd_export_rec)
+    p = export.add_parser("det", help="detector checkpoint → ONNX + safetensors + detector.json")
+    p.add_argument("--ckpt", required=True, help="run folder or its checkpoints/model.safetensors")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="output folder (default: the package weights)")
+    p.set_defaults(func=cmd_export_det)
+    p = export.add_parser("order", help="reading-order run → order.onnx + order.safetensors + order.json")
+    p.add_argument("--ckpt", required=True, help="run folder (its best.safetensors) or a .safetensors file")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="output folder (default: the package weights)")
+    p.add_argument("--parity-pages", default="", help="cached pages for the torch/onnxruntime parity check (default: random boxes)")
+    p.set_defaults(func=cmd_export_order)
+
+    p = sub.add_parser("eval", help="accuracy and speed of polyocr, Tesseract and RapidOCR on the same pages")
+    p.add_argument("dir", nargs="?", help="realdev build (index.tsv) or folder of <name>.png|jpg|tif + <name>.txt")
+    p.add_argument("--generated", action="store_true", help="held-out generated pages instead of DIR")
+    p.add_argument("--langs", type=_langs, default=None, help="comma-separated languages (default: all present)")
+    p.add_argument("--lang", default=None, help="language of a plain folder's pages that have no <name>.lang")
+    p.add_argument("--engines", type=_engine_names, default=None,
+                   help="comma-separated: polyocr,tesseract,tesseract-unified,rapidocr (default: all that are installed)")
+    p.add_argument("--limit", type=_positive, default=None, help="at most N pages per language")
+    p.add_argument("--per-language", type=_positive, default=10, help="--generated: pages per language")
+    p.add_argument("--seed", type=int, default=0, help="--generated: run seed")
+    p.add_argument("--degrade", choices=("clean", "scan", "photo", "mixed"), default="mixed", help="--generated: degradations")
+    p.add_argument("--cache", default=None, help="--generated: page cache folder (default ~/.cache/polyocr/eval-pages)")
+    p.add_argument("--out", default=None, help="predictions folder, OUT/<engine>/<id>.txt (default out/eval/<time>)")
+    p.add_argument("--json", default=None, help="write the summary and per-page scores here")
+    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="Tesseract processes side by side")
+    p.add_argument("--threads", type=_positive, default=2, help="threads for polyocr and RapidOCR")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="HTTP API (POST /v1/read) and web page on one process")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (0 = any free port, printed at start)")
+    p.add_argument("--max-upload-mb", type=_number, default=50, help="largest upload in MiB (413 above)")
+    p.add_argument("--max-pixels", type=_number, default=100e6, help="largest decoded page in pixels (413 above)")
+    p.add_argument("--max-pages", type=_positive, default=100, help="most pages per upload (413 above)")
+    p.add_argument("--concurrency", type=_positive, default=2, help="reads running at once")
+    p.add_argument("--queue", type=int, default=16, help="reads waiting for a slot; beyond that 429")
+    p.add_argument("--timeout", type=_number, default=120, help="seconds per request, queue wait included (504)")
+    p.add_argument("--threads", type=_positive, default=2, help="onnxruntime threads of the shared pipeline")
+    p.add_argument("--max-connections", type=_positive, default=200, help="open connections before uvicorn answers 503")
+    p.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"), default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("read", help="OCR images and PDFs: text on stdout, or files with -o")
+    p.add_argument("sources", nargs="+", help="files, folders (recursive), globs or @list.txt (one path per line)")
+    p.add_argument("-o", "--out", default=None, help="output folder (needed for several sources or file formats)")
+    p.add_argument("-f", "--format", type=_formats, default=("text",),
+                   help="comma-separated: text,json,hocr,alto,pagexml,pdf,overlay (default text)")
+    p.add_argument("--dpi", type=_positive, default=200, help="PDF rendering resolution")
+    p.add_argument("--pdf-text", action="store_true", help="use a PDF's own text layer instead of OCR where it has one")
+    p.add_argument("--password", default=os.environ.get("POLYOCR_PDF_PASSWORD"),
+                   help="password of encrypted PDFs (default $POLYOCR_PDF_PASSWORD)")
+    p.add_argument("--order", choices=("learned", "xycut"), default="learned", help="reading-order method")
+    p.add_argument("--lang", type=_langs, default=None, help="comma-separated language hints")
+    p.add_argument("--no-orientation", action="store_true", help="do not detect page rotation")
+    p.add_argument("--workers", type=_positive, default=1, help="processes, each with its own pipeline")
+    p.add_argument("--resume", action="store_true", help="skip sources the output folder's journal records as done")
+    p.add_argument("--ray", action="store_true", help="run the batch on Ray Data (needs the 'ray' extra)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_read)
     return parser
 
 

@@ -1,9 +1,9 @@
 """Output formats: each module is a pure function from a Document to text (or bytes).
 
-``WRITERS`` holds the formats made from the Document alone; ``to_pdf`` also needs the page
-images, so it is called directly. Writers never compute reading order: they write pages,
-blocks, lines and words in the order the Document stores them (``Page.blocks`` is already in
-reading order).
+``WRITERS`` holds the formats made from the Document alone; ``to_pdf`` and ``to_overlay_png``
+(one PNG per page) also need the page images, so they are called directly. Writers never
+compute reading order: they write pages, blocks, lines and words in the order the Document
+stores them (``Page.blocks`` is already in reading order).
 
 >>> from polyocr.formats import write
 >>> write(doc, "alto", "page.xml")  # doctest: +SKIP
@@ -20,12 +20,13 @@ from polyocr.fileio import atomic_write
 from polyocr.formats.alto import to_alto
 from polyocr.formats.hocr import to_hocr
 from polyocr.formats.json import from_json, to_json
+from polyocr.formats.overlay import render_overlay, to_overlay_png
 from polyocr.formats.pagexml import to_pagexml
 from polyocr.formats.pdf import to_pdf
 from polyocr.formats.text import to_text
 
 __all__ = ["WRITERS", "FORMATS", "write", "to_text", "to_json", "from_json", "to_hocr", "to_alto",
-           "to_pagexml", "to_pdf"]
+           "to_pagexml", "to_pdf", "render_overlay", "to_overlay_png"]
 
 WRITERS: dict[str, Callable[[Document], str | bytes]] = {
     "text": to_text,

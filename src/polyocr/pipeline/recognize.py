@@ -40,7 +40,7 @@ from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
 
 __all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
-           "is_vertical", "pad_batch", "ctc_greedy", "finish_line", "infer_direction", "default_recognizer"]
+           "is_vertical", "pad_batch", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "infer_direction", "default_recognizer"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 HEIGHT = 32
@@ -56,6 +56,14 @@ class RecognizedLine(NamedTuple):
     text: str                         # logical order, NFC
     confidence: float                 # 0..1
     char_confidences: tuple[float, ...]  # one per character of ``text``
+
+
+class LineReading(NamedTuple):
+    """A recognised line with where its characters sit, for word boxes."""
+
+    line: RecognizedLine
+    visual: str                              # the decoded characters in display order
+    spans: tuple[tuple[float, float], ...]   # per visual character: (start, end) as fractions of the line length
 
 
 # -- preprocessing ---------------------------------------------------------------------------------
@@ -127,29 +135,40 @@ def ctc_greedy(ids: np.ndarray, probs: np.ndarray, length: int) -> tuple[list[in
     A character's probability is the highest frame probability within its run of frames. Spaces at
     the ends and repeated spaces are dropped (the labels never contain them).
     """
+    out, conf, mean, _ = ctc_greedy_frames(ids, probs, length)
+    return out, conf, mean
+
+
+def ctc_greedy_frames(ids: np.ndarray, probs: np.ndarray, length: int
+                      ) -> tuple[list[int], list[float], float, list[tuple[int, int]]]:
+    """:func:`ctc_greedy` plus each character's (first, last) frame: where it sits along the line."""
     ids = np.asarray(ids[:length])
     probs = np.asarray(probs[:length], np.float64)
-    runs: list[list] = []  # [id, best prob] per CTC run of one non-blank id
+    runs: list[list] = []  # [id, best prob, first frame, last frame] per CTC run of one non-blank id
     prev = BLANK
-    for i, p in zip(ids.tolist(), probs.tolist()):
+    for f, (i, p) in enumerate(zip(ids.tolist(), probs.tolist())):
         if i != BLANK:
             if i == prev:
                 runs[-1][1] = max(runs[-1][1], p)
+                runs[-1][3] = f
             else:
-                runs.append([i, p])
+                runs.append([i, p, f, f])
         prev = i
     out: list[int] = []
     conf: list[float] = []
-    for i, p in runs:
+    frames: list[tuple[int, int]] = []
+    for i, p, f0, f1 in runs:
         if i == SPACE and (not out or out[-1] == SPACE):
             continue
         out.append(i)
         conf.append(p)
+        frames.append((f0, f1))
     while out and out[-1] == SPACE:
         out.pop()
         conf.pop()
+        frames.pop()
     mean = float(probs.mean()) if len(probs) else 0.0
-    return out, conf, mean
+    return out, conf, mean, frames
 
 
 def infer_direction(text: str) -> str:
@@ -259,6 +278,11 @@ class Recognizer:
     def recognize(self, images: Sequence[Any], vertical: Sequence[bool | None] | None = None,
                   directions: Sequence[str | None] | None = None) -> list[RecognizedLine]:
         """Read line images; ``vertical``/``directions`` per line (None entries = infer)."""
+        return [r.line for r in self.read(images, vertical, directions)]
+
+    def read(self, images: Sequence[Any], vertical: Sequence[bool | None] | None = None,
+             directions: Sequence[str | None] | None = None) -> list[LineReading]:
+        """:meth:`recognize` keeping the display-order characters and their positions along the line."""
         if not len(images):
             return []
         prepared = self.prepare(images, vertical)
@@ -266,14 +290,17 @@ class Recognizer:
         if len(directions) != len(images):
             raise ValueError(f"{len(images)} images but {len(directions)} directions")
         order = sorted(range(len(prepared)), key=lambda i: prepared[i].shape[1])  # batch by width
-        out: list[RecognizedLine | None] = [None] * len(prepared)
+        out: list[LineReading | None] = [None] * len(prepared)
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             batch, widths = pad_batch([prepared[i] for i in idx])
             ids, probs, lengths = self.run(batch, widths)
             for k, i in enumerate(idx):
-                chars, conf, mean = ctc_greedy(ids[k], probs[k], int(lengths[k]))
-                out[i] = finish_line(self.charset, chars, conf, mean, directions[i])
+                n = int(lengths[k])
+                chars, conf, mean, frames = ctc_greedy_frames(ids[k], probs[k], n)
+                line = finish_line(self.charset, chars, conf, mean, directions[i])
+                spans = tuple((f0 / max(1, n), (f1 + 1) / max(1, n)) for f0, f1 in frames)
+                out[i] = LineReading(line, self.charset.decode(chars), spans)
         return out  # type: ignore[return-value]
 
 

@@ -1,0 +1,225 @@
+"""Page sets for evaluation: real pages with ground truth, and held-out generated pages.
+
+A page set is a list of :class:`EvalPage` (id, image path, ground-truth text, language). Every
+engine is run on the same list and scored against the same text, so a loader's only job is to
+produce that list. Three sources:
+
+* a realdev build (``index.tsv`` + ``<id>.png`` + ``<id>.txt``; see ``shared/realdev/README.md``);
+* any folder of ``<name>.<png|jpg|jpeg|tif|tiff>`` + ``<name>.txt`` (+ ``<name>.lang``, or one
+  language for the whole folder);
+* held-out generated pages (held-out fonts and held-out corpus lines), rendered once into a cache
+  folder; the ground truth is the page model's text in reading order (``Page.text``).
+
+``EvalPage.vertical`` says whether the page's text is mostly vertical columns. It is known from the
+ground truth (generated page models, realdev line boxes) and only decides which Tesseract pack is
+used (``jpn_vert`` instead of ``jpn``): the baseline gets that hint, our pipeline does not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from polyocr.fileio import atomic_write
+from polyocr.languages import LANGUAGES
+
+if TYPE_CHECKING:
+    from polyocr.synth.page import PageSample
+
+__all__ = [
+    "EvalPage",
+    "IMAGE_SUFFIXES",
+    "load_realdev",
+    "load_folder",
+    "load_pages",
+    "generate_heldout_pages",
+    "limit_per_language",
+]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class EvalPage:
+    """One page to read and the text it should give."""
+
+    id: str
+    image: Path
+    text: str
+    language: str
+    vertical: bool = False
+
+
+def _check_language(code: str, where: str) -> str:
+    code = code.strip()
+    if code not in LANGUAGES:
+        raise ValueError(f"{where}: unknown language {code!r}; known: {', '.join(LANGUAGES)}")
+    return code
+
+
+def _vertical_boxes(lines_json: Path) -> bool:
+    """Most lines taller than wide → a vertical page (realdev ``<id>.lines.json`` line boxes)."""
+    try:
+        lines = json.loads(lines_json.read_text(encoding="utf-8")).get("lines", [])
+    except (OSError, ValueError):
+        return False
+    tall = sum(1 for ln in lines if (ln["bbox"][3] - ln["bbox"][1]) > 1.5 * (ln["bbox"][2] - ln["bbox"][0]))
+    return bool(lines) and tall > len(lines) / 2
+
+
+def load_realdev(folder: str | Path) -> list[EvalPage]:
+    """Pages of a realdev build, in ``index.tsv`` order."""
+    folder = Path(folder)
+    index = folder / "index.tsv"
+    if not index.is_file():
+        raise FileNotFoundError(f"{folder}: no index.tsv (not a realdev build)")
+    rows = index.read_text(encoding="utf-8").splitlines()
+    head = rows[0].split("\t") if rows else []
+    if "id" not in head or "lang" not in head:
+        raise ValueError(f"{index}: header must name 'id' and 'lang' columns")
+    pages = []
+    for n, row in enumerate(rows[1:], 2):
+        if not row.strip():
+            continue
+        rec = dict(zip(head, row.split("\t")))
+        pid = rec["id"]
+        image, truth = folder / f"{pid}.png", folder / f"{pid}.txt"
+        if not image.is_file() or not truth.is_file():
+            raise FileNotFoundError(f"{index}:{n}: {pid}.png or {pid}.txt is missing")
+        pages.append(EvalPage(pid, image, truth.read_text(encoding="utf-8"),
+                              _check_language(rec["lang"], f"{index}:{n}"),
+                              _vertical_boxes(folder / f"{pid}.lines.json")))
+    return pages
+
+
+def load_folder(folder: str | Path, language: str | None = None) -> list[EvalPage]:
+    """Every ``<name>.<image>`` with a ``<name>.txt`` beside it, sorted by name.
+
+    The language comes from ``<name>.lang`` when present, else from ``language``; a page with
+    neither is an error (guessing it would silently pick the wrong Tesseract pack).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: not a folder")
+    if language is not None:
+        language = _check_language(language, "--lang")
+    pages = []
+    for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        truth = image.with_suffix(".txt")
+        if not truth.is_file():
+            continue
+        lang_file = image.with_suffix(".lang")
+        if lang_file.is_file():
+            lang = _check_language(lang_file.read_text(encoding="utf-8"), str(lang_file))
+        elif language is not None:
+            lang = language
+        else:
+            raise ValueError(f"{image}: no {lang_file.name} and no language given (--lang)")
+        pages.append(EvalPage(image.stem, image, truth.read_text(encoding="utf-8"), lang))
+    if not pages:
+        raise FileNotFoundError(f"{folder}: no <name>.png|jpg|tif with a <name>.txt beside it")
+    return pages
+
+
+def load_pages(folder: str | Path, language: str | None = None) -> list[EvalPage]:
+    """A realdev build when the folder has ``index.tsv``, else a plain folder of image + text."""
+    folder = Path(folder)
+    return load_realdev(folder) if (folder / "index.tsv").is_file() else load_folder(folder, language)
+
+
+def limit_per_language(pages: Sequence[EvalPage], limit: int | None,
+                       languages: Sequence[str] = ()) -> list[EvalPage]:
+    """Keep the pages of ``languages`` (all when empty), at most ``limit`` of each, in order."""
+    kept, seen = [], dict.fromkeys(languages, 0) if languages else {}
+    for p in pages:
+        if languages and p.language not in seen:
+            continue
+        n = seen.get(p.language, 0)
+        if limit is None or n < limit:
+            kept.append(p)
+        seen[p.language] = n + 1
+    return kept
+
+
+# -- held-out generated pages -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _HeldoutKey:
+    seed: int
+    degrade: str
+    layouts: tuple[str, ...]
+
+    def folder_name(self) -> str:
+        lay = "-".join(self.layouts) if self.layouts else "all"
+        return f"heldout-s{self.seed}-{self.degrade}-{lay}"
+
+
+def generate_heldout_pages(out: str | Path, languages: Sequence[str], per_language: int, seed: int = 0,
+                           degrade: str = "mixed", layouts: Sequence[str] = (), dpi: int = 200,
+                           shared: str | None = None) -> list[EvalPage]:
+    """``per_language`` held-out pages per language, generated once under ``out`` and reused.
+
+    Pages use the generator's held-out fonts and corpus split, so no page shares a font or a text
+    line with training data. Sample indices are tried in order (rejected samples are skipped), so
+    asking for more pages later extends the cache with the same first pages. Images are JPEG with
+    their dpi recorded (Tesseract and our pipeline both read it); ``<id>.json`` keeps the page model.
+    """
+    from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_page
+
+    key = _HeldoutKey(seed, degrade, tuple(layouts))
+    folder = Path(out) / key.folder_name()
+    folder.mkdir(parents=True, exist_ok=True)
+    scale = dpi / 200
+    pages: list[EvalPage] = []
+    for lang in languages:
+        _check_language(lang, "languages")
+        manifest = folder / f"{lang}.json"
+        state = json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {"tried": 0, "ids": []}
+        if len(state["ids"]) < per_language:
+            cfg = SynthConfig(seed=seed, languages=(lang,), layouts=tuple(layouts), split="heldout", degrade=degrade,
+                              shared=shared, dpi=dpi, width=int(round(1654 * scale)), height=int(round(2339 * scale)),
+                              image_format="jpg")
+            res = Resources(cfg)
+            i = state["tried"]
+            while len(state["ids"]) < per_language:
+                if i > 5 * per_language + 20:
+                    raise RuntimeError(f"held-out {lang}: too many rejected samples ({i} tried)")
+                try:
+                    sample = generate_page(cfg, res, i)
+                except Rejected:
+                    i += 1
+                    continue
+                pid = f"{lang}-s{seed}-{i:05d}"
+                _write_page(folder, pid, sample, dpi)
+                state["ids"].append(pid)
+                i += 1
+                state["tried"] = i
+                atomic_write(manifest, json.dumps(state).encode("utf-8"))
+        for pid in state["ids"][:per_language]:
+            meta = json.loads((folder / f"{pid}.json").read_text(encoding="utf-8")).get("meta", {})
+            pages.append(EvalPage(pid, folder / f"{pid}.jpg", (folder / f"{pid}.txt").read_text(encoding="utf-8"),
+                                  lang, bool(meta.get("vertical", False))))
+    return pages
+
+
+def _write_page(folder: Path, pid: str, sample: "PageSample", dpi: int) -> None:
+    """JPEG (q95, as the generator's own pages; PNG of noisy backgrounds is 8 MB) with its dpi recorded
+    (so engines know the resolution), ground-truth text, page model with the vertical flag."""
+    import io
+
+    from PIL import Image
+
+    from polyocr.document import Document
+
+    buf = io.BytesIO()
+    Image.fromarray(sample.image).save(buf, format="JPEG", dpi=(dpi, dpi), quality=95)
+    page = sample.page
+    page.image = f"{pid}.jpg"
+    lines = page.lines
+    vertical = sum(ln.writing_mode == "vertical-rl" for ln in lines) > len(lines) / 2
+    doc = Document(pages=[page], source=page.image, meta={"vertical": vertical})
+    atomic_write(folder / f"{pid}.jpg", buf.getvalue())
+    atomic_write(folder / f"{pid}.txt", page.text.encode("utf-8"))
+    atomic_write(folder / f"{pid}.json", doc.to_json().encode("utf-8"))

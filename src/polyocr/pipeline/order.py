@@ -1,0 +1,484 @@
+"""Reading order and paragraphs of detected lines: a learned relational model, or recursive XY-cut.
+
+The pipeline hands over lines in arbitrary order (polygon, text, language, direction, writing mode,
+confidence) and gets back paragraph Blocks in reading order, each with its lines in reading order;
+every input line appears in exactly one block. Two methods share that contract:
+
+* ``"learned"`` (default): per-line features (:func:`line_features`) and box geometry go through a
+  small transformer (``weights/order.onnx``, trained on the generator's relation graphs by
+  :mod:`polyocr.train.order`) that scores, for every ordered pair (a, b), "b is the next line after a"
+  and "a and b are in the same paragraph". :func:`chain_decode` turns the successor scores into one
+  full order (greedy path cover, then greedy chain joining); paragraphs are the maximal runs of
+  consecutive lines the model puts in one paragraph.
+* ``"xycut"``: recursive projection-profile cuts (:func:`xycut_order`) in a normalised frame where
+  every page reads like a left-to-right horizontal page (RTL pages are mirrored, vertical-rl pages
+  turned), with a test that tells text columns (cut them first) from tables and forms (cut rows
+  first); paragraphs by vertical gap, indent and size changes (:func:`gap_paragraphs`).
+
+Needs numpy and onnxruntime only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from polyocr.document import Block, Line, polygon_bounds, quad_from_box
+
+__all__ = ["Orderer", "OrderWeights", "NoOrderWeights", "METHODS", "N_FEATURES", "line_features", "page_direction",
+           "skew_angle", "make_block", "chain_decode", "runs_to_paragraphs", "xycut_order", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+METHODS = ("learned", "xycut")
+N_FEATURES = 26
+_TERMINAL = set(".!?。！？…؟:;」』\"'”’)")
+# (first, last) code point ranges per script feature: Latin, Cyrillic, Arabic, Hebrew, CJK (Han + kana), Hangul
+_SCRIPTS = (
+    ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F)),
+    ((0x400, 0x52F),),
+    ((0x600, 0x6FF), (0x750, 0x77F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
+    ((0x590, 0x5FF), (0xFB1D, 0xFB4F)),
+    ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)),
+    ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF)),
+)
+
+
+class NoOrderWeights(FileNotFoundError):
+    """No trained reading-order model where we looked."""
+
+
+# -- features (shared with training: polyocr.train.order imports these) ------------------------------------
+
+def page_direction(lines: Sequence[Line], direction: str | None = None) -> str:
+    """The page's direction: as given, else the direction carrying most text."""
+    if direction in ("ltr", "rtl"):
+        return direction
+    rtl = sum(len(ln.text) + 1 for ln in lines if ln.direction == "rtl")
+    ltr = sum(len(ln.text) + 1 for ln in lines if ln.direction != "rtl")
+    return "rtl" if rtl > ltr else "ltr"
+
+
+def _script_table() -> np.ndarray:
+    table = np.zeros(0x10000, np.int8)
+    for k, ranges in enumerate(_SCRIPTS, start=1):
+        for lo, hi in ranges:
+            table[lo:hi + 1] = k
+    return table
+
+
+_SCRIPT_OF = _script_table()  # BMP code point → 1 + script feature index (0: none of them)
+
+
+def _script_shares(text: str) -> np.ndarray:
+    cps = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    counts = np.bincount(_SCRIPT_OF[cps[cps < 0x10000]], minlength=len(_SCRIPTS) + 1)[1:]
+    total = counts.sum()
+    return counts / total if total else counts.astype(np.float64)
+
+
+def _quads(lines: Sequence[Line]) -> np.ndarray:
+    """(N, 4, 2) first four points of each polygon (the schema's quads; longer polygons are rare)."""
+    return np.array([ln.polygon[:4] for ln in lines], np.float64).reshape(-1, 4, 2)
+
+
+def skew_angle(lines: Sequence[Line]) -> float:
+    """The page's text skew in radians (length-weighted median reading-direction angle, within ±0.3).
+
+    Polygons start at the top-left of the text frame and go clockwise, so p0 → p1 runs along the
+    reading direction of a horizontal line and down a vertical-rl column; angles are taken modulo π,
+    so a quad starting at another corner gives the same skew. Lines less than twice as long as
+    they are thick say little about direction and are left out.
+    """
+    if not lines:
+        return 0.0
+    q = _quads(lines)
+    d = q[:, 1] - q[:, 0]
+    along = np.hypot(d[:, 0], d[:, 1])
+    across = np.hypot(*(q[:, 2] - q[:, 1]).T)
+    vert = np.array([ln.writing_mode == "vertical-rl" for ln in lines])
+    a = np.arctan2(d[:, 1], d[:, 0]) - np.where(vert, np.pi / 2, 0.0)
+    a = (a + np.pi / 2) % np.pi - np.pi / 2
+    keep = along >= 2 * across
+    if not keep.any():
+        return 0.0
+    a, w = a[keep], along[keep]
+    order = np.argsort(a)
+    cum = np.cumsum(w[order])
+    return float(np.clip(a[order][np.searchsorted(cum, cum[-1] / 2)], -0.3, 0.3))
+
+
+def _boxes(lines: Sequence[Line], width: float = 0.0, height: float = 0.0, deskew: bool = True) -> np.ndarray:
+    """(N, 4) float64 bounds x0, y0, x1, y1 of each line's polygon, turned about the page centre to
+    undo the page's skew (photographed and scanned pages are rarely straight; boxes of a skewed
+    page overlap their neighbours' rows and columns)."""
+    if not lines:
+        return np.zeros((0, 4))
+    if all(len(ln.polygon) == 4 for ln in lines):
+        pts = _quads(lines)                                                   # (N, 4, 2)
+    else:
+        k = max(len(ln.polygon) for ln in lines)  # pad with repeats of the last point: same bounds
+        pts = np.array([list(ln.polygon) + [ln.polygon[-1]] * (k - len(ln.polygon)) for ln in lines], np.float64)
+    a = skew_angle(lines) if deskew else 0.0
+    if a:
+        c, s = np.cos(-a), np.sin(-a)
+        x, y = pts[..., 0] - width / 2, pts[..., 1] - height / 2
+        pts = np.stack([x * c - y * s + width / 2, x * s + y * c + height / 2], axis=-1)
+    return np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
+
+
+def line_features(lines: Sequence[Line], width: int, height: int, direction: str | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs for one page: ``feats`` (N, N_FEATURES) and ``geom`` (N, 8), float32.
+
+    ``geom`` is each box twice: in page units (x / width, y / height) and in units of the median line
+    thickness (the font-size proxy: a horizontal line's height, a vertical column's width), which is
+    what gaps and indents are measured against. ``feats`` adds the box in page units, thickness,
+    writing mode, line and page direction, text density and final punctuation, script shares and the
+    recogniser's confidence.
+    """
+    n = len(lines)
+    b = _boxes(lines, width, height)
+    w = np.maximum(b[:, 2] - b[:, 0], 1.0)
+    h = np.maximum(b[:, 3] - b[:, 1], 1.0)
+    vert = np.array([ln.writing_mode == "vertical-rl" for ln in lines], bool)
+    thick = np.where(vert, w, h)
+    length = np.where(vert, h, w)
+    t_med = float(np.median(thick)) if n else 1.0
+    W, H = float(max(width, 1)), float(max(height, 1))
+    page_rtl = page_direction(lines, direction) == "rtl"
+    f = np.zeros((n, N_FEATURES), np.float32)
+    f[:, 0], f[:, 1], f[:, 2], f[:, 3] = b[:, 0] / W, b[:, 1] / H, b[:, 2] / W, b[:, 3] / H
+    f[:, 4], f[:, 5] = (b[:, 0] + b[:, 2]) / (2 * W), (b[:, 1] + b[:, 3]) / (2 * H)
+    f[:, 6], f[:, 7] = w / W, h / H
+    f[:, 8] = np.log(thick / t_med)
+    f[:, 9] = t_med / min(W, H) * 20.0
+    f[:, 10] = np.log(W / H)
+    f[:, 11] = vert
+    f[:, 12] = [ln.direction == "rtl" for ln in lines]
+    f[:, 13] = page_rtl
+    f[:, 14] = vert.mean() if n else 0.0
+    for i, ln in enumerate(lines):  # the only per-line Python: text features
+        text = ln.text.strip()
+        f[i, 15] = min(len(text) * thick[i] / length[i], 4.0) / 2.0
+        f[i, 16] = bool(text) and text[-1] in _TERMINAL
+        f[i, 17] = not text
+        f[i, 18:24] = _script_shares(text)
+        f[i, 24] = ln.confidence
+    f[:, 25] = np.log1p(length / thick) / 5.0
+    geom = np.concatenate([b / [W, H, W, H], b / t_med], axis=1).astype(np.float32)
+    return f, geom
+
+
+# -- decoding ---------------------------------------------------------------------------------------------
+
+class _Chains:
+    """Union-find over lines plus successor/predecessor links: a set of disjoint paths."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.succ = [-1] * n
+        self.pred = [-1] * n
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def link(self, i: int, j: int) -> bool:
+        """Add the edge i → j if it keeps every component a simple path."""
+        if self.succ[i] >= 0 or self.pred[j] >= 0:
+            return False
+        ri, rj = self.find(i), self.find(j)
+        if ri == rj:
+            return False
+        self.parent[ri] = rj
+        self.succ[i], self.pred[j] = j, i
+        return True
+
+    def accept_sorted(self, rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, budget: int) -> int:
+        for k in np.argsort(-scores, kind="stable"):
+            if budget <= 0:
+                break
+            budget -= self.link(int(rows[k]), int(cols[k]))
+        return budget
+
+
+def chain_decode(score: np.ndarray, k: int = 4) -> list[int]:
+    """One full order from successor scores ``score[a, b]`` (higher = b more likely right after a).
+
+    Greedy path cover over each line's ``k`` best successors, then the remaining chains are joined
+    greedily by the best tail → head scores. Always returns a permutation of ``range(n)``.
+    """
+    n = score.shape[0]
+    if n <= 1:
+        return list(range(n))
+    s = score.astype(np.float64, copy=True)
+    np.fill_diagonal(s, -np.inf)
+    ch = _Chains(n)
+    k = min(k, n - 1)
+    cand = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    rows = np.repeat(np.arange(n), k)
+    cols = cand.reshape(-1)
+    budget = ch.accept_sorted(rows, cols, s[rows, cols], n - 1)
+    if budget > 0:  # join the chains: tails to heads, best first
+        tails = np.array([i for i in range(n) if ch.succ[i] < 0])
+        heads = np.array([j for j in range(n) if ch.pred[j] < 0])
+        tt, hh = np.meshgrid(tails, heads, indexing="ij")
+        ch.accept_sorted(tt.reshape(-1), hh.reshape(-1), s[tt, hh].reshape(-1), budget)
+    start = next(i for i in range(n) if ch.pred[i] < 0)
+    order = [start]
+    while ch.succ[order[-1]] >= 0:
+        order.append(ch.succ[order[-1]])
+    return order
+
+
+def runs_to_paragraphs(order: Sequence[int], same: np.ndarray, threshold: float = 0.5) -> list[list[int]]:
+    """Cut ``order`` wherever consecutive lines are not in one paragraph (``same[a, b] < threshold``)."""
+    groups: list[list[int]] = []
+    for k, i in enumerate(order):
+        if k and same[order[k - 1], i] >= threshold:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+# -- XY-cut baseline --------------------------------------------------------------------------------------
+
+def frame_boxes(lines: Sequence[Line], width: int, height: int, direction: str | None = None) -> np.ndarray:
+    """Line boxes in a frame where the page reads like left-to-right horizontal text.
+
+    RTL pages are mirrored; on pages of mostly vertical-rl lines (x, y) → (y, width − x), so columns
+    read right to left become lines read top to bottom and stacked tiers become left-to-right columns.
+    """
+    b = _boxes(lines, width, height)
+    if not len(b):
+        return b
+    vertical = sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines)
+    if vertical:
+        return np.stack([b[:, 1], width - b[:, 2], b[:, 3], width - b[:, 0]], axis=1)
+    if page_direction(lines, direction) == "rtl":
+        return np.stack([width - b[:, 2], b[:, 1], width - b[:, 0], b[:, 3]], axis=1)
+    return b
+
+
+def _gaps(lo: np.ndarray, hi: np.ndarray, min_gap: float) -> list[tuple[float, float]]:
+    """Empty intervals (at least ``min_gap`` wide) between the union of [lo, hi] intervals."""
+    idx = np.argsort(lo, kind="stable")
+    out, reach = [], hi[idx[0]]
+    for i in idx[1:]:
+        if lo[i] - reach >= min_gap:
+            out.append((float(reach), float(lo[i])))
+        reach = max(reach, hi[i])
+    return out
+
+
+def _split(b: np.ndarray, ids: np.ndarray, axis: int, gaps: list[tuple[float, float]]) -> list[np.ndarray]:
+    centre = (b[ids, axis] + b[ids, axis + 2]) / 2
+    cuts = np.array([(g0 + g1) / 2 for g0, g1 in gaps])
+    slot = np.searchsorted(cuts, centre)
+    return [ids[slot == s] for s in range(len(gaps) + 1) if (slot == s).any()]
+
+
+def _columnar(b: np.ndarray, pieces: list[np.ndarray], t: float) -> bool:
+    """Text columns (long lines filling their piece), not table cells or form fields."""
+    fills, lengths = [], []
+    for p in pieces:
+        span = max(b[p, 2].max() - b[p, 0].min(), 1.0)
+        fills.extend((b[p, 2] - b[p, 0]) / span)
+        lengths.append(float(np.median(b[p, 2] - b[p, 0])))
+    return float(np.median(fills)) >= 0.7 and min(lengths) >= 8 * t
+
+
+def _xy(b: np.ndarray, ids: np.ndarray, t: float, depth: int = 0) -> list[int]:
+    if len(ids) <= 1 or depth > 200:
+        return _leaf(b, ids)
+    xg = _gaps(b[ids, 0], b[ids, 2], 0.5 * t)
+    xs = _split(b, ids, 0, xg) if xg else []
+    if xg and _columnar(b, xs, t):
+        return [i for p in xs for i in _xy(b, p, t, depth + 1)]
+    yg = _gaps(b[ids, 1], b[ids, 3], 0.05 * t)
+    if yg:
+        bands = _merge_columns(b, _split(b, ids, 1, yg), t)
+        if len(bands) > 1:
+            return [i for p in bands for i in _xy(b, p, t, depth + 1)]
+    if xg:
+        return [i for p in xs for i in _xy(b, p, t, depth + 1)]
+    return _leaf(b, ids)
+
+
+def _merge_columns(b: np.ndarray, bands: list[np.ndarray], t: float) -> list[np.ndarray]:
+    """Join consecutive bands while text columns continue across the cut: after a band of text
+    columns, a following band belongs to it when none of its lines crosses a gutter and its lines
+    fill their columns (table rows under a header row do not) or it is one line flush with its column."""
+    def columns(ids: np.ndarray) -> np.ndarray:
+        g = _gaps(b[ids, 0], b[ids, 2], 0.5 * t)
+        if not g:
+            return np.zeros((0, 2))
+        pieces = _split(b, ids, 0, g)
+        if not _columnar(b, pieces, t):
+            return np.zeros((0, 2))
+        return np.array([(b[p, 0].min(), b[p, 2].max()) for p in pieces])
+
+    out = [bands[0]]
+    cols = columns(bands[0])
+    for band in bands[1:]:
+        if len(cols):
+            mids = (cols[1:, 0] + cols[:-1, 1]) / 2
+            crosses = ((b[band, 0, None] < mids) & (b[band, 2, None] > mids)).any()
+            slot = np.searchsorted(mids, (b[band, 0] + b[band, 2]) / 2)
+            fill = (b[band, 2] - b[band, 0]) / np.maximum(cols[slot, 1] - cols[slot, 0], 1.0)
+            flush = len(band) == 1 and abs(b[band[0], 0] - cols[slot[0], 0]) < t  # e.g. a paragraph's last line
+            if not crosses and (fill.mean() >= 0.55 or flush):
+                out[-1] = np.concatenate([out[-1], band])
+                continue
+        out.append(band)
+        cols = columns(band)
+    return out
+
+
+def _leaf(b: np.ndarray, ids: np.ndarray) -> list[int]:
+    """Lines with no clean cut between them: rows by vertical overlap, each row left to right."""
+    rows: list[list[int]] = []
+    for i in sorted(ids.tolist(), key=lambda i: (b[i, 1], b[i, 0])):
+        if rows:
+            r = rows[-1]
+            top, bottom = min(b[r, 1]), max(b[r, 3])
+            overlap = min(bottom, b[i, 3]) - max(top, b[i, 1])
+            if overlap > 0.5 * min(bottom - top, b[i, 3] - b[i, 1]):
+                r.append(i)
+                continue
+        rows.append([i])
+    return [i for r in rows for i in sorted(r, key=lambda i: b[i, 0])]
+
+
+def xycut_order(boxes: np.ndarray) -> list[int]:
+    """Reading order of boxes (already in the left-to-right frame of :func:`frame_boxes`)."""
+    if not len(boxes):
+        return []
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    t = float(np.median(h))
+    # Cut on the cores of the boxes: detected boxes carry margins that close the gaps between rows
+    # and columns (exact boxes only gain a little more white space).
+    core = boxes + np.stack([np.minimum(0.25 * t, 0.25 * (boxes[:, 2] - boxes[:, 0])), 0.2 * h,
+                             -np.minimum(0.25 * t, 0.25 * (boxes[:, 2] - boxes[:, 0])), -0.2 * h], axis=1)
+    return _xy(core, np.arange(len(boxes)), t)
+
+
+def gap_paragraphs(boxes: np.ndarray, order: Sequence[int]) -> list[list[int]]:
+    """Paragraphs of an ordered line list (frame boxes): a new one starts at a line that is not just
+    below the previous one, after a gap clearly wider than the page's usual leading, after a short
+    line (a paragraph's last), at an indent or at a change of text size."""
+    if not len(order):
+        return []
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    t = float(np.median(h))
+    pairs = list(zip(order, order[1:]))
+
+    def below(a: int, b: int) -> bool:
+        ov = min(boxes[a, 2], boxes[b, 2]) - max(boxes[a, 0], boxes[b, 0])
+        return boxes[b, 1] > boxes[a, 1] + 0.5 * h[a] and ov > 0.3 * min(boxes[a, 2] - boxes[a, 0], boxes[b, 2] - boxes[b, 0])
+
+    leads = [boxes[b, 1] - boxes[a, 3] for a, b in pairs if below(a, b) and 0.8 < h[b] / h[a] < 1.25]
+    lead = float(np.median(leads)) if leads else 0.3 * t
+    groups = [[order[0]]]
+    for a, b in pairs:
+        gap = boxes[b, 1] - boxes[a, 3]
+        short = boxes[b, 2] - boxes[a, 2] > max(4 * t, 0.2 * (boxes[b, 2] - boxes[b, 0]))
+        same = (below(a, b) and gap <= lead + 0.35 * t and 0.8 < h[b] / h[a] < 1.25
+                and boxes[b, 0] - boxes[a, 0] < 1.0 * t and not short)
+        if same:
+            groups[-1].append(b)
+        else:
+            groups.append([b])
+    return groups
+
+
+# -- the stage --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderWeights:
+    """What ``order.json`` records and inference must follow."""
+
+    onnx: Path
+    n_features: int
+    max_lines: int
+    same_threshold: float
+    raw: dict
+
+
+def _read_weights(folder: Path) -> OrderWeights:
+    meta = folder / "order.json"
+    if not meta.is_file():
+        raise NoOrderWeights(f"no reading-order weights in {folder} (order.json missing); train them with "
+                             "`polyocr train order` or use method='xycut'")
+    raw = json.loads(meta.read_text(encoding="utf-8"))
+    if raw.get("format") != "polyocr-order" or int(raw["input"]["n_features"]) != N_FEATURES:
+        raise NoOrderWeights(f"{meta}: not polyocr-order weights for {N_FEATURES} features")
+    onnx = folder / raw["onnx"]["file"]
+    if not onnx.is_file():
+        raise NoOrderWeights(f"{onnx} missing (order.json is there)")
+    return OrderWeights(onnx=onnx, n_features=N_FEATURES, max_lines=int(raw["input"]["max_lines"]),
+                        same_threshold=float(raw.get("decode", {}).get("same_threshold", 0.5)), raw=raw)
+
+
+class Orderer:
+    """Reading order + paragraphs for one page's lines. Build once (it holds the ONNX session).
+
+    ``weights``: a folder with ``order.json`` + ``order.onnx`` (default: the packaged weights).
+    Pages with more than ``max_lines`` lines (order.json) fall back to XY-cut.
+    """
+
+    def __init__(self, method: str = "learned", weights: str | os.PathLike[str] | None = None, threads: int = 1) -> None:
+        if method not in METHODS:
+            raise ValueError(f"order method must be one of {METHODS}, not {method!r}")
+        self.method = method
+        self.session = None
+        self.weights: OrderWeights | None = None
+        if method == "learned":
+            import onnxruntime as ort
+
+            self.weights = _read_weights(Path(weights) if weights else DEFAULT_WEIGHTS)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+            self.session = ort.InferenceSession(str(self.weights.onnx), so, providers=["CPUExecutionProvider"])
+
+    def scores(self, lines: Sequence[Line], width: int, height: int, direction: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """The model's (successor score, same-paragraph probability), each (N, N)."""
+        feats, geom = line_features(lines, width, height, direction)
+        score, same = self.session.run(None, {"feats": feats[None], "geom": geom[None]})
+        return score[0], same[0]
+
+    def order(self, lines: Sequence[Line], width: int, height: int, direction: str | None = None) -> list[list[int]]:
+        """Paragraphs as lists of input indices, both levels in reading order."""
+        n = len(lines)
+        if n == 0:
+            return []
+        if self.method == "learned" and n > 1 and n <= self.weights.max_lines:
+            score, same = self.scores(lines, width, height, direction)
+            return runs_to_paragraphs(chain_decode(score), same, self.weights.same_threshold)
+        boxes = frame_boxes(lines, width, height, direction)
+        return gap_paragraphs(boxes, xycut_order(boxes))
+
+    def __call__(self, lines: list[Line], width: int, height: int, direction: str | None = None) -> list[Block]:
+        return [make_block([lines[i] for i in g], k) for k, g in enumerate(self.order(lines, width, height, direction))]
+
+
+def make_block(lines: list[Line], order: int) -> Block:
+    """A paragraph Block around ``lines``: union box (vertical-rl blocks start at the top-right)."""
+    x0, y0, x1, y1 = polygon_bounds([p for ln in lines for p in ln.polygon])
+    poly = quad_from_box(x0, y0, x1, y1)
+    if sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines):
+        poly = (poly[1], poly[2], poly[3], poly[0])
+    langs = [ln.language for ln in lines if ln.language]
+    language = max(set(langs), key=langs.count) if langs else ""
+    return Block(lines=list(lines), polygon=poly, kind="paragraph", order=order, language=language)

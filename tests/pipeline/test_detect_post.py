@@ -1,0 +1,98 @@
+"""Detector targets and post-processing invert each other: perfect maps give back the page's lines."""
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from polyocr.pipeline.detect import maps_to_lines
+from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_page
+from polyocr.train.det_targets import core_quad, line_quads, make_targets, quad_size
+from polyocr.train.detector import _turn
+
+CFG = SynthConfig(seed=5, width=1240, height=1754, dpi=150, degrade="clean")
+
+
+@pytest.fixture(scope="module")
+def res():
+    return Resources(CFG)
+
+
+def _page(res, lang, layout):
+    cfg = replace(CFG, languages=(lang,), layouts=(layout,))
+    for i in range(8):
+        try:
+            return generate_page(cfg, res, i)
+        except Rejected:
+            continue
+    pytest.fail(f"no {lang} {layout} page")
+
+
+def _iou(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> float:
+    ma = np.zeros(shape, np.uint8)
+    mb = np.zeros(shape, np.uint8)
+    cv2.fillPoly(ma, [np.round(a).astype(np.int32)], 1)
+    cv2.fillPoly(mb, [np.round(b).astype(np.int32)], 1)
+    union = np.logical_or(ma, mb).sum()
+    return float(np.logical_and(ma, mb).sum() / union) if union else 0.0
+
+
+def _roundtrip(quads, h, w, stride=2, scale=0.5, shrink=0.3):
+    """Draw targets at the output resolution, then read them back with the inference post-processing."""
+    s = scale / stride
+    kernel, thick, _ = make_targets([q * s for q in quads], int(h * s) + 1, int(w * s) + 1, shrink)
+    prob = np.where(kernel > 0, 0.99, 0.01).astype(np.float32)
+    return maps_to_lines(prob, thick, shrink, stride, scale)
+
+
+@pytest.mark.parametrize("lang,layout", [("en", "columns"), ("ja", "vertical"), ("ar", "prose"), ("ko", "table")])
+def test_perfect_maps_give_back_the_lines(res, lang, layout):
+    sample = _page(res, lang, layout)
+    h, w = sample.image.shape[:2]
+    gt = line_quads(sample.page)
+    # lines too thin for the output stride are "don't care" in training; leave them out here too
+    gt = [g for g in gt if quad_size(g.points)[1] * 0.25 >= 2.5]
+    found = _roundtrip([g.points for g in gt], h, w)
+    matched = 0
+    for g in gt:
+        best = max((_iou(g.points, d.quad, (h, w)) for d in found), default=0.0)
+        matched += best >= 0.7
+        if best >= 0.7:
+            d = max(found, key=lambda d: _iou(g.points, d.quad, (h, w)))
+            assert d.vertical == g.vertical
+    assert matched >= 0.95 * len(gt), (matched, len(gt))
+    assert len(found) <= len(gt) * 1.05 + 1
+
+
+def test_vertical_quads_start_top_right_and_horizontal_top_left():
+    q_h = np.float32([[10, 10], [110, 10], [110, 30], [10, 30]])
+    q_v = np.float32([[60, 10], [60, 210], [40, 210], [40, 10]])  # top-right, bottom-right, bottom-left, top-left
+    found = _roundtrip([q_h, q_v], 400, 400, scale=1.0)
+    by_v = {d.vertical: d for d in found}
+    assert set(by_v) == {False, True}
+    h, v = by_v[False].quad, by_v[True].quad
+    assert h[0][0] < h[1][0] and h[0][1] < h[3][1]         # p0 left of p1, above p3
+    assert v[0][1] < v[1][1] and v[0][0] > v[3][0]         # p0 above p1, right of p3
+    assert np.abs(h - q_h).max() < 3 and np.abs(v - q_v).max() < 3
+
+
+def test_quarter_turn_moves_quads_with_pixels():
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[20:30, 40:90] = 255
+    q = np.float32([[40, 20], [90, 20], [90, 30], [40, 30]])
+    for k in (1, 2, 3):
+        turned, (tq,) = _turn(img, [q], k)
+        x0, y0 = tq.min(0).astype(int)
+        x1, y1 = tq.max(0).astype(int)
+        patch = turned[y0:y1, x0:x1]
+        assert patch.size and patch.mean() > 250, k
+
+
+def test_core_is_inside_the_line():
+    q = np.float32([[0, 0], [100, 0], [100, 20], [0, 20]])
+    c = core_quad(q, 0.3)
+    assert np.allclose(c, [[6, 6], [94, 6], [94, 14], [6, 14]], atol=1e-4)
+    one_char = np.float32([[0, 0], [20, 0], [20, 20], [0, 20]])
+    c = core_quad(one_char, 0.3)
+    assert (c[1][0] - c[0][0]) > 0 and (c[3][1] - c[0][1]) > 0

@@ -1,0 +1,119 @@
+"""The whole page pipeline on real generated pages with the packaged models (onnxruntime)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import polyocr
+from polyocr.document import validate
+from polyocr.eval.metrics import ned
+from polyocr.pipeline.pipeline import Pipeline, ReadConfig
+from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_page
+
+CFG = SynthConfig(seed=21, width=1240, height=1754, dpi=150, degrade="clean", split="heldout")
+
+
+@pytest.fixture(scope="module")
+def res():
+    return Resources(CFG)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return Pipeline(ReadConfig(threads=2))
+
+
+def _page(res, lang, layout):
+    cfg = replace(CFG, languages=(lang,), layouts=(layout,))
+    for i in range(10):
+        try:
+            return generate_page(cfg, res, i)
+        except Rejected:
+            continue
+    pytest.fail(f"no {lang} {layout} page")
+
+
+def _centre(poly):
+    return np.asarray(poly, float).mean(0)
+
+
+def test_english_page_reads_and_validates(res, pipe):
+    sample = _page(res, "en", "prose")
+    page = pipe.read_image(sample.image)
+    gt = sample.page
+    assert validate(polyocr.Document(pages=[page])) == []
+    assert len(page.lines) >= 0.9 * len(gt.lines)
+    assert ned(page.text, gt.text) < 0.35
+    assert page.language == "en" and page.meta["rotation"] == 0
+    words = [w for ln in page.lines for w in ln.words]
+    assert len(words) > 0.8 * len(gt.words)
+
+
+@pytest.mark.parametrize("k,degrees", [(1, 90), (2, 180), (3, 270)])
+def test_rotated_page_is_turned_upright_and_mapped_back(res, pipe, k, degrees):
+    sample = _page(res, "en", "prose")
+    upright = pipe.read_image(sample.image)
+    turned = np.ascontiguousarray(np.rot90(sample.image, k))     # the page as a user scanned it
+    page = pipe.read_image(turned)
+    # np.rot90(k) turns the content counter-clockwise; reading it needs the opposite turn
+    assert page.meta["rotation"] == (-k % 4) * 90
+    assert (page.width, page.height) == (turned.shape[1], turned.shape[0])
+    assert abs(ned(page.text, sample.page.text) - ned(upright.text, sample.page.text)) < 0.1
+    # polygons are in the pixels of the turned image: their centres land on ink
+    gray = turned.mean(axis=2)
+    on_ink = [gray[int(c[1]), int(c[0])] < 250 or gray[max(0, int(c[1]) - 3):int(c[1]) + 4,
+                                                         max(0, int(c[0]) - 3):int(c[0]) + 4].min() < 200
+              for c in map(_centre, (ln.polygon for ln in page.lines))]
+    assert sum(on_ink) >= 0.9 * len(on_ink)
+
+
+def test_vertical_japanese_columns(res, pipe):
+    sample = _page(res, "ja", "vertical")
+    page = pipe.read_image(sample.image)
+    assert page.meta["rotation"] == 0
+    modes = [ln.writing_mode for ln in page.lines]
+    assert modes.count("vertical-rl") >= 0.8 * len(modes)
+    assert all(ln.language in ("ja", "zh-Hans", "zh-Hant") for ln in page.lines if ln.writing_mode == "vertical-rl")
+    # columns run right to left: the first block's first line is right of the last block's last line
+    first, last = page.blocks[0].lines[0], page.blocks[-1].lines[-1]
+    assert _centre(first.polygon)[0] > _centre(last.polygon)[0]
+
+
+def test_arabic_page_is_right_to_left(res, pipe):
+    sample = _page(res, "ar", "prose")
+    page = pipe.read_image(sample.image)
+    assert page.direction == "rtl" and page.language == "ar"
+    assert sum(ln.direction == "rtl" for ln in page.lines) >= 0.9 * len(page.lines)
+
+
+def test_empty_page_gives_no_lines(pipe):
+    page = pipe.read_image(np.full((1754, 1240, 3), 255, np.uint8))
+    assert page.lines == [] and page.blocks == []
+    assert validate(polyocr.Document(pages=[page])) == []
+
+
+def test_photo_without_text_gives_almost_nothing(pipe):
+    rng = np.random.default_rng(0)
+    h, w = 1200, 1600
+    yy, xx = np.mgrid[0:h, 0:w]
+    photo = np.stack([128 + 100 * np.sin(xx / 97.0 + c) * np.cos(yy / 131.0 - c) for c in (0.0, 1.0, 2.0)], axis=2)
+    for _ in range(30):  # soft blobs, like out-of-focus objects
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(30, 200)
+        photo += rng.uniform(-80, 80, 3) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))[..., None]
+    photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
+    page = pipe.read_image(photo)
+    assert sum(len(ln.text) for ln in page.lines) <= 10
+
+
+def test_read_api_accepts_path_bytes_and_array(res, tmp_path):
+    from PIL import Image
+
+    sample = _page(res, "ru", "prose")
+    path = tmp_path / "page.png"
+    Image.fromarray(sample.image).save(path)
+    a = polyocr.read(str(path))
+    b = polyocr.read(path.read_bytes())
+    c = polyocr.read(sample.image)
+    assert a.pages[0].text == b.pages[0].text == c.pages[0].text
+    assert a.pages[0].text and a.pages[0].language == "ru"

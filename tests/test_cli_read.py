@@ -1,0 +1,182 @@
+"""`polyocr read` as a user runs it: a subprocess per call, real files, real pipeline.
+
+Reliability promises checked here: every bad input ends with exit status 2 and one line on stderr
+(never a traceback), a batch carries on past bad files and says so in its exit status and summary,
+and a batch killed with SIGKILL and rerun with --resume reads no page twice and loses none.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent / "pipeline"))
+from badinputs import PASSWORD, text_image, write_corpus, write_pdf  # noqa: E402
+
+from polyocr.document import Document  # noqa: E402
+from polyocr.pipeline.batch import JOURNAL_NAME, Journal  # noqa: E402
+
+POLYOCR = Path(sys.executable).parent / "polyocr"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_THREAD_LIMIT": "1", "PYTHONIOENCODING": "utf-8"}
+
+
+def polyocr(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    assert POLYOCR.exists(), f"{POLYOCR} missing: install the package (make setup)"
+    return subprocess.run([str(POLYOCR), *map(os.fspath, args)], capture_output=True, text=True, env=ENV, cwd=cwd,
+                          timeout=timeout, errors="backslashreplace")
+
+
+def _no_traceback(proc: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[Path, str | None]]]:
+    root = tmp_path_factory.mktemp("cli") / "corpus"
+    return root, write_corpus(root)
+
+
+def test_each_bad_input_fails_with_one_line(corpus: tuple[Path, list[tuple[Path, str | None]]]) -> None:
+    _, files = corpus
+    bad = [(p, e) for p, e in files if e is not None]
+    assert len(bad) >= 10
+    with ThreadPoolExecutor(4) as pool:
+        procs = list(pool.map(lambda item: polyocr("read", "--pdf-text", item[0]), bad))
+    for (path, expected), proc in zip(bad, procs):
+        _no_traceback(proc)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, (path, proc.returncode, proc.stderr)
+        assert lines[0].startswith("polyocr: error: ") and expected in lines[0], (path, lines)
+        assert proc.stdout == ""
+
+
+def test_pdf_text_to_stdout(corpus: tuple[Path, list[tuple[Path, str | None]]], tmp_path: Path) -> None:
+    root, _ = corpus
+    two = polyocr("read", "--pdf-text", root / "two-pages.pdf")
+    assert (two.returncode, two.stdout) == (0, "First page text\fSecond page text\n"), two.stderr
+    enc = polyocr("read", "--pdf-text", "--password", PASSWORD, root / "encrypted.pdf")
+    assert (enc.returncode, enc.stdout) == (0, "Encrypted hello\n"), enc.stderr
+    as_json = polyocr("read", "--pdf-text", "-f", "json", root / "thousand-pages.pdf")
+    doc = Document.from_json(as_json.stdout)
+    assert len(doc.pages) == 1000 and doc.pages[-1].text == "page 1000"
+    latin1 = os.path.join(os.fsencode(tmp_path), b"r\xe9sum\xe9.pdf")
+    with open(latin1, "wb") as fh:
+        fh.write((root / "two-pages.pdf").read_bytes())
+    proc = subprocess.run([os.fsencode(POLYOCR), b"read", b"--pdf-text", latin1], capture_output=True, env=ENV, timeout=120)
+    assert (proc.returncode, proc.stdout) == (0, "First page text\fSecond page text\n".encode()), proc.stderr
+
+
+def test_usage_errors_are_one_line(corpus: tuple[Path, list[tuple[Path, str | None]]], tmp_path: Path) -> None:
+    root, _ = corpus
+    cases = [
+        (["-f", "pdf", root / "two-pages.pdf"], "writes files: give -o OUTDIR"),
+        ([root / "two-pages.pdf", root / "page.bmp"], "2 sources: give -o OUTDIR"),
+        ([tmp_path / "missing.png"], "missing.png: no such file or folder"),
+        ([str(tmp_path / "*.tif")], "no file matches this pattern"),
+        ([tmp_path], "no image or PDF files in"),
+    ]
+    for args, expected in cases:
+        proc = polyocr("read", "--pdf-text", *args)
+        _no_traceback(proc)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and expected in proc.stderr, (args, proc.stderr)
+    proc = polyocr("read", "-f", "docx", root / "two-pages.pdf")
+    assert proc.returncode == 2 and "unknown format(s) docx" in proc.stderr
+    _no_traceback(proc)
+
+
+def test_pdf_batch_carries_on_past_bad_files(corpus: tuple[Path, list[tuple[Path, str | None]]], tmp_path: Path) -> None:
+    root, files = corpus
+    listing = tmp_path / "list.txt"
+    chosen = [p for p, e in files if e is not None or p.suffix == ".pdf"]
+    listing.write_text("\n".join(os.fsdecode(p) for p in chosen) + "\n", errors="surrogateescape")
+    out = tmp_path / "out"
+    proc = polyocr("read", f"@{listing}", "--pdf-text", "-o", out, "-f", "json,text", "--quiet")
+    _no_traceback(proc)
+    bad = [p for p, e in files if e is not None]
+    assert proc.returncode == 1, proc.stderr
+    assert f"{len(chosen)} sources: 2 ok, {len(bad)} failed" in proc.stdout
+    assert len(proc.stderr.strip().splitlines()) == len(bad)
+    assert Document.from_json((out / "thousand-pages.json").read_text()).pages[999].text == "page 1000"
+    assert (out / "two-pages.txt").read_text() == "First page text\fSecond page text\n"
+
+
+def test_resume_after_sigkill(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(10):
+        write_pdf(src / f"doc{i:02d}.pdf", [f"document {i} page {k + 1}" for k in range(150)], size=(200, 40))
+    # Images read by the real pipeline, first and last, so both runs build and use it.
+    text_image("Hello polyocr 2024").save(src / "a-first.png")
+    text_image("Hello polyocr 2024").save(src / "z-last.png")
+    out = tmp_path / "out"
+    cmd = [str(POLYOCR), "read", str(src), "--pdf-text", "-o", str(out), "-f", "json", "--quiet"]
+    first = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    journal = Journal(out / JOURNAL_NAME)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not journal.finished():  # the first source is done
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=30)
+    assert first.returncode == -signal.SIGKILL
+    done_before = [e for e in journal.finished().values() if e["status"] == "ok"]
+    assert 1 <= len(done_before) < 12, "the first run must be killed mid-way"
+    second = polyocr("read", src, "--pdf-text", "-o", out, "-f", "json", "--quiet", "--resume")
+    _no_traceback(second)
+    assert second.returncode == 0 and f"{len(done_before)} already done" in second.stdout, second.stdout
+    pages = [(e["source"], e["index"]) for e in journal.entries() if e["event"] == "page"]
+    assert len(pages) == 1502 and len(set(pages)) == 1502  # every page read exactly once over both runs
+    for i in range(10):
+        doc = Document.from_json((out / f"doc{i:02d}.json").read_text())
+        assert [p.text for p in doc.pages] == [f"document {i} page {k + 1}" for k in range(150)]
+    for name in ("a-first", "z-last"):
+        assert _similar(Document.from_json((out / f"{name}.json").read_text()).text, "Hello polyocr 2024") > 0.7
+    assert not any((out / ".polyocr-partial").rglob("*.json"))
+
+
+def _similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, " ".join(a.lower().split()), " ".join(b.lower().split())).ratio()
+
+
+def test_real_pipeline_end_to_end(corpus: tuple[Path, list[tuple[Path, str | None]]], tmp_path: Path) -> None:
+    """The packaged models on real images: stdout, and a batch (two workers) over the whole corpus."""
+    page = tmp_path / "page.png"
+    text_image("The quick brown fox jumps over the lazy dog.", (1654, 400)).save(page)
+    proc = polyocr("read", page)
+    _no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert _similar(proc.stdout, "The quick brown fox jumps over the lazy dog.") > 0.8, proc.stdout
+
+    root, files = corpus
+    out = tmp_path / "out"
+    proc = polyocr("read", root, "--pdf-text", "-o", out, "-f", "json,overlay", "--quiet", "--workers", "2", timeout=600)
+    _no_traceback(proc)
+    bad = [p for p, e in files if e is not None]
+    assert proc.returncode == 1, proc.stderr
+    assert f"{len(files)} sources: {len(files) - len(bad)} ok, {len(bad)} failed" in proc.stdout
+    assert len(proc.stderr.strip().splitlines()) == len(bad)
+    finished = Journal(out / JOURNAL_NAME).finished()
+    for path, expected in files:
+        if expected is not None:
+            continue
+        entry = finished[os.path.abspath(path)]
+        assert entry["status"] == "ok", entry
+        assert all((out / name).exists() for name in entry["outputs"]), entry["outputs"]
+        doc = Document.from_json((out / entry["outputs"][0]).read_bytes())
+        assert len([o for o in entry["outputs"] if o.endswith(".png")]) == len(doc.pages) == entry["pages"]
+        if path.suffix == ".pdf":
+            continue  # their text layer, checked above
+        with Image.open(out / entry["outputs"][1]) as overlay:
+            assert overlay.size == (doc.pages[0].width, doc.pages[0].height) == (1200, 300)
+        want = [f"Page {i + 1} of three" for i in range(3)] if path.suffix == ".tif" and "three" in path.name \
+            else ["Hello polyocr 2024"]
+        for page_doc, text in zip(doc.pages, want):
+            assert _similar(page_doc.text, text) > 0.7, (path, page_doc.text)
