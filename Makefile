@@ -30,11 +30,12 @@ $(STAMP)/venv: pyproject.toml $(STAMP)/apt
 	$(PY) -m pip install -q -e '.[synth,train,dev,ray,service,eval]'
 	@touch $@
 
-# Until the model exists the demo shows the data engine: a few pages per language, checked and previewed.
+# The demo reads the bundled sample pages (one per language, held-out fonts; see samples/README.md)
+# with the packaged models, writes every output format to out/demo and prints the text of each page.
 demo: setup
-	$(VENV)/bin/polyocr synth pages --out out/demo/pages --count 16 --shard-size 8 --workers 2 --format folder --seed 7
-	$(VENV)/bin/polyocr synth preview --out out/demo/preview --per-sheet 4
-	@echo "demo pages in out/demo/pages, contact sheets in out/demo/preview"
+	$(VENV)/bin/polyocr read samples/*.jpg -o out/demo -f text,json,hocr,alto,pagexml,pdf,overlay
+	@for f in samples/*.jpg; do n=$$(basename $$f .jpg); echo; echo "===== $$n ====="; cat out/demo/$$n.txt; done
+	@echo; echo "all formats in out/demo (text, JSON, hOCR, ALTO, PAGE-XML, searchable PDF, overlay PNG)"
 
 test: setup
 	$(PY) -m pytest -q

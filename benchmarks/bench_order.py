@@ -12,7 +12,7 @@ or shrunk by up to a third of a line height, 2 % of lines dropped). Lines are sh
 Metrics (``polyocr.eval.metrics``): ``order`` = share of true adjacent line pairs (a, b) that the
 prediction also puts b immediately after a; ``para F1`` = F1 of exactly matching paragraphs.
 The "rtl" row is every Arabic/Hebrew page of every layout. Speed: onnxruntime (1 thread) and the
-whole ``Orderer`` call on pages of 90-110 lines. Target: learned order >= 0.95 on columns, table,
+whole ``Orderer`` call on pages of 90-110 lines (best of 5 runs per page, median over pages). Target: learned order >= 0.95 on columns, table,
 vertical and rtl.
 """
 
@@ -103,7 +103,8 @@ def main() -> int:
 
 
 def _speed(orderer, pages) -> dict:
-    """Median milliseconds per page of 90-110 lines: model alone, and features + model + decoding."""
+    """Milliseconds per page of 90-110 lines (median over pages of the best of 5 runs): model alone,
+    and the whole call (features + model + decoding + blocks)."""
     from polyocr.pipeline.order import line_features
 
     chosen = [p for p in pages if 90 <= len(p.lines) <= 110][:20]
@@ -113,12 +114,18 @@ def _speed(orderer, pages) -> dict:
     for p in chosen:
         feats, geom = line_features(p.lines, p.width, p.height)
         orderer.session.run(None, {"feats": feats[None], "geom": geom[None]})  # warm-up
-        t = time.perf_counter()
-        orderer.session.run(None, {"feats": feats[None], "geom": geom[None]})
-        onnx.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        orderer(p.lines, p.width, p.height)
-        call.append(time.perf_counter() - t)
+        runs = []
+        for _ in range(5):  # best of 5: the machine is shared, the slow runs measure the neighbours
+            t = time.perf_counter()
+            orderer.session.run(None, {"feats": feats[None], "geom": geom[None]})
+            runs.append(time.perf_counter() - t)
+        onnx.append(min(runs))
+        runs = []
+        for _ in range(5):
+            t = time.perf_counter()
+            orderer(p.lines, p.width, p.height)
+            runs.append(time.perf_counter() - t)
+        call.append(min(runs))
     return {"pages": len(chosen), "onnx_ms": float(np.median(onnx)) * 1e3, "call_ms": float(np.median(call)) * 1e3}
 
 

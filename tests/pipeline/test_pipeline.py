@@ -117,3 +117,23 @@ def test_read_api_accepts_path_bytes_and_array(res, tmp_path):
     c = polyocr.read(sample.image)
     assert a.pages[0].text == b.pages[0].text == c.pages[0].text
     assert a.pages[0].text and a.pages[0].language == "ru"
+
+
+@pytest.mark.parametrize("lang,layout", [("en", "columns"), ("he", "prose")])
+def test_searchable_pdf_round_trip(res, pipe, tmp_path, lang, layout):
+    """Read a page, write the searchable PDF, extract its text with poppler: the reading order survives."""
+    import shutil
+    import subprocess
+
+    from polyocr.formats import to_pdf
+
+    sample = _page(res, lang, layout)
+    page = pipe.read_image(sample.image, dpi=150)
+    doc = polyocr.Document(pages=[page])
+    pdf = tmp_path / "page.pdf"
+    pdf.write_bytes(to_pdf(doc, [sample.image]))
+    exe = shutil.which("pdftotext")
+    assert exe, "pdftotext missing: install poppler-utils"
+    out = subprocess.run([exe, "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    squash = lambda s: "".join(s.split())  # noqa: E731  (line breaks and spaces are layout, not order)
+    assert ned(squash(out), squash(page.text)) < 0.05

@@ -49,6 +49,23 @@ def test_noise_keeps_reading_order_targets_consistent(pages):
     assert len(set(para2)) == len(page.blocks)
 
 
+def test_truncated_pages_stop_mid_page(pages):
+    page = max(pages, key=lambda p: len(p.lines))
+    noise = NoiseConfig(truncate=1.0, clean=0.0, drop=0.0, split=0.0, merge=0.0, mirror=0.0, jitter=0.0, grow=(0.0, 0.0))
+    lines, para, _ = noisy_lines(page, np.random.default_rng(1), noise)
+    truth = [ln.id for ln in page.lines]
+    assert 2 <= len(lines) < len(truth)
+    positions = [truth.index(ln.id) for ln in lines]
+    assert positions == sorted(positions)
+    body = [ln for ln, b in zip(page.lines, [b for b in page.blocks for _ in b.lines]) if b.kind not in ("header", "footer")]
+    kept = {ln.id for ln in lines}
+    def bottom(ln):
+        return max(y for _, y in ln.polygon)
+
+    # a clean cut across every column: everything kept ends above everything dropped
+    assert max(bottom(ln) for ln in body if ln.id in kept) <= min(bottom(ln) for ln in body if ln.id not in kept)
+
+
 def test_mirrored_pages_flip_direction(pages):
     page = next(p for p in pages if all(ln.writing_mode == "horizontal-tb" for ln in p.lines))
     noise = NoiseConfig(mirror=1.0, clean=0.0, drop=0.0, split=0.0, merge=0.0, jitter=0.0, grow=(0.0, 0.0))

@@ -89,10 +89,10 @@ class _Layer(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        B, N, D = x.shape
-        q, k, v = self.qkv(self.ln1(x)).view(B, N, 3, self.h, self.dh).permute(2, 0, 3, 1, 4)  # 3 × (B, H, N, Dh)
+        # unflatten/flatten instead of view(B, N, ...): no Python ints from shapes in the ONNX trace
+        q, k, v = self.qkv(self.ln1(x)).unflatten(-1, (3, self.h, self.dh)).permute(2, 0, 3, 1, 4).unbind(0)  # 3 × (B, H, N, Dh)
         att = (q @ k.transpose(-1, -2)) * self.scale + bias                                  # (B, H, N, N)
-        y = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, N, D)
+        y = (att.softmax(-1) @ v).transpose(1, 2).flatten(2)                                 # (B, N, D)
         x = x + self.drop(self.proj(y))
         return x + self.drop(self.ffn(self.ln2(x)))
 
@@ -120,9 +120,8 @@ class ReadingOrderNet(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """feats (B, N, F), geom (B, N, 8), mask (B, N) bool (True = real line) →
         succ (B, N, N), same (B, N, N), start (B, N), end (B, N) logits."""
-        B, N, _ = feats.shape
         g = F.relu(self.geo(pair_features(geom)))                                   # (B, N, N, G)
-        bias = self.bias(g).view(B, N, N, len(self.layers), -1).permute(3, 0, 4, 1, 2)  # (L, B, H, N, N)
+        bias = self.bias(g).unflatten(-1, (len(self.layers), -1)).permute(3, 0, 4, 1, 2)  # (L, B, H, N, N)
         if mask is not None:
             bias = bias + (~mask)[None, :, None, None, :].to(bias.dtype) * NEG
         x = self.embed(torch.cat([feats, geom], dim=-1))                           # (B, N, D)
@@ -142,8 +141,7 @@ def successor_log_probs(succ: torch.Tensor, start: torch.Tensor, end: torch.Tens
     Returns (B, N, N+1) "after a comes b / nothing" and (B, N, N+1) "before b comes a / nothing"
     (the latter indexed [b, a]). The diagonal and padded lines are impossible.
     """
-    B, N, _ = succ.shape
-    idx = torch.arange(N, device=succ.device)
+    idx = torch.arange(succ.shape[1], device=succ.device)
     eye = (idx[:, None] == idx[None, :])[None]  # not torch.eye: onnxruntime has no boolean EyeLike
     bad = eye if mask is None else eye | ~mask[:, None, :] | ~mask[:, :, None]
     s = succ.float().masked_fill(bad, NEG)
@@ -167,8 +165,7 @@ class OrderExport(nn.Module):
     def forward(self, feats: torch.Tensor, geom: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         succ, same, start, end = self.model(feats, geom)
         rows, cols = successor_log_probs(succ, start, end)
-        N = succ.shape[1]
-        score = rows[:, :, :N] + cols[:, :, :N].transpose(1, 2)
+        score = rows[:, :, :-1] + cols[:, :, :-1].transpose(1, 2)                  # (1, N, N)
         return score, torch.sigmoid(same)
 
 

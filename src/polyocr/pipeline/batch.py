@@ -240,7 +240,10 @@ def _replace(target: Path, text: str) -> None:
 
 
 def _fingerprint(path: str, read_config: ReadConfig) -> str:
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError:  # load_pages reports it properly
+        return ""
     return json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "config": asdict(read_config)},
                       sort_keys=True, default=str)
 

@@ -269,14 +269,30 @@ def frame_boxes(lines: Sequence[Line], width: int, height: int, direction: str |
     return b
 
 
-def _gaps(lo: np.ndarray, hi: np.ndarray, min_gap: float) -> list[tuple[float, float]]:
-    """Empty intervals (at least ``min_gap`` wide) between the union of [lo, hi] intervals."""
-    idx = np.argsort(lo, kind="stable")
-    out, reach = [], hi[idx[0]]
-    for i in idx[1:]:
-        if lo[i] - reach >= min_gap:
-            out.append((float(reach), float(lo[i])))
-        reach = max(reach, hi[i])
+def _gaps(lo: np.ndarray, hi: np.ndarray, min_gap: float, tol: int = 0) -> list[tuple[float, float]]:
+    """Intervals at least ``min_gap`` wide crossed by at most ``tol`` of the [lo, hi] intervals, with
+    intervals wholly on both sides: a projection profile's valleys. ``tol`` > 0 lets a gutter survive
+    the odd detected line that runs across it."""
+    if tol <= 0:
+        idx = np.argsort(lo, kind="stable")
+        out, reach = [], hi[idx[0]]
+        for i in idx[1:]:
+            if lo[i] - reach >= min_gap:
+                out.append((float(reach), float(lo[i])))
+            reach = max(reach, hi[i])
+        return out
+    pos = np.concatenate([lo, hi])
+    step = np.concatenate([np.ones(len(lo)), -np.ones(len(hi))])
+    order = np.lexsort((step, pos))  # at equal positions, ends before starts
+    pos, cover = pos[order], np.cumsum(step[order])
+    out = []
+    for k in range(len(pos) - 1):
+        g0, g1 = float(pos[k]), float(pos[k + 1])
+        if cover[k] <= tol and g1 - g0 >= min_gap and (hi <= g0).sum() >= 2 and (lo >= g1).sum() >= 2:
+            if out and out[-1][1] >= g0:  # extend a valley cut by a sub-gap event
+                out[-1] = (out[-1][0], g1)
+            else:
+                out.append((g0, g1))
     return out
 
 
@@ -300,7 +316,7 @@ def _columnar(b: np.ndarray, pieces: list[np.ndarray], t: float) -> bool:
 def _xy(b: np.ndarray, ids: np.ndarray, t: float, depth: int = 0) -> list[int]:
     if len(ids) <= 1 or depth > 200:
         return _leaf(b, ids)
-    xg = _gaps(b[ids, 0], b[ids, 2], 0.5 * t)
+    xg = _gaps(b[ids, 0], b[ids, 2], 0.5 * t, tol=len(ids) // 10)
     xs = _split(b, ids, 0, xg) if xg else []
     if xg and _columnar(b, xs, t):
         return [i for p in xs for i in _xy(b, p, t, depth + 1)]
@@ -319,7 +335,7 @@ def _merge_columns(b: np.ndarray, bands: list[np.ndarray], t: float) -> list[np.
     columns, a following band belongs to it when none of its lines crosses a gutter and its lines
     fill their columns (table rows under a header row do not) or it is one line flush with its column."""
     def columns(ids: np.ndarray) -> np.ndarray:
-        g = _gaps(b[ids, 0], b[ids, 2], 0.5 * t)
+        g = _gaps(b[ids, 0], b[ids, 2], 0.5 * t, tol=len(ids) // 10)
         if not g:
             return np.zeros((0, 2))
         pieces = _split(b, ids, 0, g)
@@ -480,5 +496,5 @@ def make_block(lines: list[Line], order: int) -> Block:
     if sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines):
         poly = (poly[1], poly[2], poly[3], poly[0])
     langs = [ln.language for ln in lines if ln.language]
-    language = max(set(langs), key=langs.count) if langs else ""
+    language = max(sorted(set(langs)), key=langs.count) if langs else ""  # sorted: ties break the same way every run
     return Block(lines=list(lines), polygon=poly, kind="paragraph", order=order, language=language)

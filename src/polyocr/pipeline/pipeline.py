@@ -186,12 +186,12 @@ class Pipeline:
             return 0
         vertical = [ln for ln in lines if ln.vertical and ln.length > 2 * ln.thickness]
         horizontal = [ln for ln in lines if not ln.vertical and ln.length > 2 * ln.thickness]
-        group = vertical if len(vertical) > len(horizontal) else horizontal
-        group = sorted(group, key=lambda ln: -ln.length)[:n]
+        is_vertical = len(vertical) > len(horizontal)
+        group = sorted(vertical if is_vertical else horizontal, key=lambda ln: -ln.length)[:n]
         if not group:
             return 0
         crops = [crop_line(rgb, ln.quad, ln.vertical, self.margin) for ln in group]
-        if group is horizontal:
+        if not is_vertical:
             flipped = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
             a = self.recognizer.recognize(crops, [False] * len(crops))
             b = self.recognizer.recognize(flipped, [False] * len(crops))
@@ -234,21 +234,27 @@ class Pipeline:
         kept = [(ln, r) for ln, r in zip(lines, readings)
                 if r.line.text.strip() and r.line.confidence >= self.config.min_confidence]
         langs, main = page_languages([r.line.text for _, r in kept], self.config.languages)
-        quads = _rotate_quads([ln.quad for ln, _ in kept], k, (h, w))
+        uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []
-        for (det, r), lang, quad in zip(kept, langs, quads):
+        for (det, r), lang in zip(kept, langs):
             direction = "rtl" if lang in ("ar", "he") or _mostly_rtl(r.line.text) else "ltr"
-            words = _words(r, quad, direction, self.margin)
-            page_lines.append(Line(text=r.line.text, polygon=[(float(x), float(y)) for x, y in quad], words=words,
+            words = _words(r, det.quad, direction, self.margin)
+            page_lines.append(Line(text=r.line.text, polygon=_poly(det.quad), words=words,
                                    language=lang, direction=direction,
                                    writing_mode="vertical-rl" if det.vertical else "horizontal-tb",
                                    confidence=float(r.line.confidence)))
         t0 = time.perf_counter()
         page_dir = "rtl" if main in ("ar", "he") else "ltr"
-        blocks = self.orderer(page_lines, w, h, page_dir) if page_lines else []
+        blocks = self.orderer(page_lines, uw, uh, page_dir) if page_lines else []
         t.order = time.perf_counter() - t0
         for b in blocks:
             b.language = _majority([ln.language for ln in b.lines]) or main
+            if k:
+                b.polygon = _back(b.polygon, k, (h, w))
+                for ln in b.lines:
+                    ln.polygon = _back(ln.polygon, k, (h, w))
+                    for wd in ln.words:
+                        wd.polygon = _back(wd.polygon, k, (h, w))
         page = Page(width=w, height=h, blocks=blocks, language=main if page_lines else "", direction=page_dir,
                     dpi=float(dpi), index=index,
                     meta={"engine": "polyocr", "rotation": (k % 4) * 90,
@@ -271,6 +277,15 @@ class Pipeline:
             pages.append(page)
         name = os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else ""
         return Document(pages=pages, source=name, meta={"engine": "polyocr"})
+
+
+def _poly(quad: np.ndarray) -> list[tuple[float, float]]:
+    return [(float(x), float(y)) for x, y in quad]
+
+
+def _back(poly: Any, k: int, shape: tuple[int, int]) -> list[tuple[float, float]]:
+    """A polygon in the upright frame → the pixels of the image as given (turned by ``np.rot90(·, k)``)."""
+    return _poly(_rotate_quads([np.asarray(poly, np.float32)], k, shape)[0])
 
 
 def _to_rgb(image: Image.Image | np.ndarray) -> np.ndarray:

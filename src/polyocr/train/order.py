@@ -107,6 +107,7 @@ class NoiseConfig:
     split: float = 0.02         # share of long horizontal lines cut in two
     merge: float = 0.03         # share of same-row neighbours (key + value, cells) glued into one line
     mirror: float = 0.15        # share of horizontal pages mirrored into the other direction
+    truncate: float = 0.3       # share of pages cut short (an article ending mid-page): balanced columns
     clean: float = 0.2          # share of pages left exactly as generated
 
 
@@ -136,6 +137,27 @@ def _split_line(ln: Line, rng: np.random.Generator) -> list[Line]:
     return [left, right]
 
 
+def _truncate(page: Page, lines: list[Line], para: list[int], vertical: bool, rng: np.random.Generator
+              ) -> tuple[list[Line], list[int]]:
+    """Drop the text past a random point of the flow (below a y, or left of an x on vertical-rl
+    pages): generated columns always run to the foot of the page, real ones often stop mid-page.
+    Running headers and footers stay; the reading order of what is left does not change."""
+    kinds = [b.kind for b in page.blocks for _ in b.lines]
+    boxes = np.array([polygon_bounds(ln.polygon) for ln in lines])
+    if vertical:
+        lo, hi = boxes[:, 0].min(), boxes[:, 2].max()
+        cut = hi - (hi - lo) * float(rng.uniform(0.3, 0.9))
+        keep = boxes[:, 0] >= cut
+    else:
+        lo, hi = boxes[:, 1].min(), boxes[:, 3].max()
+        cut = lo + (hi - lo) * float(rng.uniform(0.3, 0.9))
+        keep = boxes[:, 3] <= cut
+    keep |= np.isin(kinds, ("header", "footer"))
+    if keep.sum() < 2:
+        return lines, para
+    return [ln for ln, k in zip(lines, keep) if k], [p for p, k in zip(para, keep) if k]
+
+
 def noisy_lines(page: Page, rng: np.random.Generator, noise: NoiseConfig | None
                 ) -> tuple[list[Line], list[int], str]:
     """The page's lines as a detector + recogniser might return them, still in true reading order.
@@ -148,6 +170,8 @@ def noisy_lines(page: Page, rng: np.random.Generator, noise: NoiseConfig | None
     if noise is None or rng.random() < noise.clean:
         return list(lines), para, direction
     vertical_page = sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines)
+    if rng.random() < noise.truncate:
+        lines, para = _truncate(page, lines, para, vertical_page, rng)
     if not vertical_page and rng.random() < noise.mirror:
         flip = {"ltr": "rtl", "rtl": "ltr"}
         lines = [_line_like(ln, [(page.width - x, y) for x, y in ln.polygon], direction=flip[ln.direction])
@@ -473,7 +497,9 @@ def export_order(weights: str | Path, out: str | Path, pages: Sequence[Page] = (
     from polyocr.models.reading_order import OrderExport, load_safetensors, save_safetensors
 
     weights = Path(weights)
+    extra = dict(extra or {})
     if weights.is_dir():
+        extra.update(_run_record(weights / "log.jsonl"))
         weights = weights / "best.safetensors"
     model, meta = load_safetensors(str(weights))
     out = Path(out)
@@ -499,7 +525,7 @@ def export_order(weights: str | Path, out: str | Path, pages: Sequence[Page] = (
         "output": {"score": "log P(b after a) + log P(a before b), (1, N, N)", "same": "P(same paragraph), (1, N, N)"},
         "decode": {"same_threshold": same_threshold, "order": "polyocr.pipeline.order.chain_decode"},
         "training": {"checkpoint": str(weights.name), "step": meta.get("step"),
-                     "heldout_order_acc": meta.get("heldout_order_acc"), **(extra or {})},
+                     "heldout_order_acc": meta.get("heldout_order_acc"), **extra},
         "parity": par,
         "onnx": {"file": onnx_path.name, "bytes": onnx_path.stat().st_size, "sha256": sha256_file(onnx_path), "opset": 17},
         "safetensors": {"file": st_path.name, "bytes": st_path.stat().st_size, "sha256": sha256_file(st_path),
@@ -508,6 +534,20 @@ def export_order(weights: str | Path, out: str | Path, pages: Sequence[Page] = (
     }
     atomic_write(out / "order.json", json.dumps(info, indent=1))
     return info
+
+
+def _run_record(log: Path) -> dict[str, Any]:
+    """The recipe (data, noise, schedule) and outcome of a run, from its log, for order.json."""
+    if not log.is_file():
+        return {}
+    entries = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines() if x.strip()]
+    start = next((e for e in reversed(entries) if e.get("event") == "start"), {})
+    end = next((e for e in reversed(entries) if e.get("event") == "end"), {})
+    evals = [e for e in entries if "eval_noisy" in e]
+    cfg = start.get("config", {})
+    return {"recipe": {k: cfg.get(k) for k in ("data", "heldout", "noise", "steps", "minutes", "lr", "pair_budget", "bf16")},
+            "pages": start.get("pages"), "run": {k: end.get(k) for k in ("step", "pages_seen", "epochs", "seconds", "pages_per_s")},
+            "heldout_last_eval": evals[-1]["eval_noisy"]["all"] if evals else None}
 
 
 def onnx_parity(model: Any, onnx_path: str | Path, pages: Sequence[Page] = (), seed: int = 5) -> dict[str, Any]:
