@@ -2,13 +2,13 @@
 
     .venv/bin/python benchmarks/bench_service.py [--requests 500] [--clients 16] [--page PAGE]
         [--concurrency 2] [--queue 16] [--overload-clients 64] [--overload-queue 4] [--overload-seconds 30]
-        [--stub SECONDS]
+        [--stub SECONDS] [--rss-every 100] [--warmup 100]
 
 1. steady: ``polyocr serve --concurrency 2 --queue 16`` (the defaults) and REQUESTS reads of one small
    real page (the top 300 px of a generated English page at 100 dpi, about ten lines, unless
    --page or --crop) from CLIENTS threads with keep-alive connections. Reports errors, p50/p95/max
    latency, throughput, and the server's RSS (from /proc) after start-up, halfway and at the end,
-   plus its peak (VmHWM).
+   plus its peak (VmHWM), and every --rss-every answers with the largest deviation after --warmup.
 2. overload: a fresh server with ``--queue 4``, OVERLOAD_CLIENTS clients sending as fast as they can;
    for --overload-seconds without waiting out 429s; counts 200 / 429 / 503 / other answers, the
    goodput (200s per second) and checks the server still answers /health and exits cleanly.
@@ -108,6 +108,7 @@ class Run:
     transport_errors: int = 0
     latencies_ok: list[float] = field(default_factory=list, repr=False)
     rss_mb: dict[str, float] = field(default_factory=dict)
+    rss_series: list[tuple[int, float]] = field(default_factory=list)  # (requests answered, RSS MiB)
     server_cpu_s: float = 0.0
     alive_after: bool = False
 
@@ -199,6 +200,8 @@ def steady(args: argparse.Namespace, body: bytes, name: str) -> tuple[Run, float
         def progress(n: int) -> None:
             if n == half:
                 run.rss_mb["middle"] = server.rss()[0]
+            if args.rss_every and n % args.rss_every == 0:
+                run.rss_series.append((n, server.rss()[0]))
 
         c0 = server.cpu()
         fire(server, run, body, name, progress)
@@ -208,6 +211,21 @@ def steady(args: argparse.Namespace, body: bytes, name: str) -> tuple[Run, float
     finally:
         server.stop()
     return run, single, lines
+
+
+def rss_drift(series: list[tuple[int, float]], warmup: int) -> str:
+    """The steady run's RSS samples and their largest deviation from the first sample after warm-up
+    (a leak shows as a steady climb; allocator noise as a few percent either way)."""
+    if not series:
+        return "RSS series: none (--rss-every 0 or fewer answers than one step)"
+    points = " ".join(f"{n}:{mb:.0f}" for n, mb in series)
+    after = [mb for n, mb in series if n >= warmup]
+    if not after:
+        return f"RSS MiB by answers: {points}"
+    ref = after[0]
+    dev = max(abs(mb - ref) for mb in after) / ref * 100
+    return (f"RSS MiB by answers: {points}\nafter warm-up ({warmup} answers): reference {ref:.0f} MiB, "
+            f"range {min(after):.0f}..{max(after):.0f} MiB, max deviation {dev:.1f}%")
 
 
 def overload(args: argparse.Namespace, body: bytes, name: str) -> Run:
@@ -267,6 +285,8 @@ def main() -> int:
     p.add_argument("--page", type=Path, default=None, help="page image to send (default: a generated one)")
     p.add_argument("--crop", type=int, default=300, help="keep the top N px of the generated page (0 = all of it)")
     p.add_argument("--stub", type=float, default=None, help="stand-in pipeline sleeping this many seconds per page")
+    p.add_argument("--rss-every", type=int, default=100, help="sample the server's RSS every N answers (0 = off)")
+    p.add_argument("--warmup", type=int, default=100, help="answers before the RSS drift reference is taken")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
 
@@ -298,6 +318,7 @@ def main() -> int:
     print("-|-".join("-" * w for w in widths))
     for r in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print(rss_drift(steady_run.rss_series, args.warmup))
     if args.json:
         args.json.write_text(json.dumps({"single_read_s": single, "page": page.name, "stub": args.stub,
                                          "runs": [steady_run.summary(), over.summary()]}, indent=1))

@@ -10,6 +10,7 @@ import pytest
 from eval_pages import write_realdev
 
 from polyocr.cli import main
+from polyocr.eval.report import format_table, load_runs
 from polyocr.languages import shared_dir
 
 
@@ -38,6 +39,10 @@ def test_eval_folder_table_json_and_predictions(tmp_path, capsys):
     assert by_page[("rapidocr", "ru-1")]["na"] is True
     assert {"ned_ws", "ned_nows", "cer_ws", "cer_nows", "seconds"} <= set(by_page[("tesseract", "en-1")])
     assert (out / "tesseract" / "en-1.txt").read_text(encoding="utf-8").startswith("The quick brown fox")
+
+    # The JSON is enough to rebuild the table (runs made at different times can share one table).
+    rebuilt = format_table(load_runs(js.read_text(encoding="utf-8"))).splitlines()
+    assert rebuilt[:5] == table.splitlines()[:5]
 
     # The saved predictions are in score.py's layout, and it gives the numbers we report.
     score_py = shared_dir() / "realdev" / "score.py"

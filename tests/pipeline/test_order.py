@@ -211,6 +211,17 @@ def test_chain_decode_follows_scores_and_always_returns_a_permutation():
     assert runs_to_paragraphs([0, 1, 2, 3, 4], same) == [[0, 1], [2, 3, 4]]
 
 
+def test_order_metrics():
+    truth = ["a", "b", "c", "d", "e"]
+    assert order_accuracy(truth, truth) == 1.0
+    assert order_accuracy(["c", "d", "e", "a", "b"], truth) == 0.75  # two columns swapped: one transition lost
+    assert order_accuracy(["e", "d", "c", "b", "a"], truth) == 0.0
+    assert order_accuracy(["x"], ["x"]) == 1.0
+    assert paragraph_f1([["a", "b"], ["c"]], [["b", "a"], ["c"]]) == 1.0
+    assert paragraph_f1([["a", "b", "c"]], [["a", "b"], ["c"]]) == 0.0
+    assert paragraph_f1([["a"], ["b"], ["c"]], [["a", "b"], ["c"]]) == pytest.approx(2 * 1 / 5)
+
+
 def test_missing_weights_and_bad_method(tmp_path):
     with pytest.raises(NoOrderWeights, match="order.json"):
         Orderer("learned", weights=tmp_path)

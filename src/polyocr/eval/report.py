@@ -11,10 +11,11 @@ import json
 import math
 from typing import Mapping, Sequence
 
-from polyocr.eval.run import EngineRun
+from polyocr.eval.metrics import TextScore
+from polyocr.eval.run import EngineRun, PageResult
 from polyocr.languages import LANGUAGES
 
-__all__ = ["METRICS", "summarize", "format_table", "to_json"]
+__all__ = ["METRICS", "summarize", "format_table", "to_json", "load_runs"]
 
 METRICS = ("ned_nows", "ned_ws", "cer_nows", "cer_ws")
 
@@ -128,3 +129,19 @@ def _finite(x):
     if isinstance(x, (list, tuple)):
         return [_finite(v) for v in x]
     return x
+
+
+def load_runs(text: str) -> list[EngineRun]:
+    """Engine runs back from :func:`to_json` output, e.g. to put runs made at different times in one table."""
+    data = json.loads(text)
+    runs = []
+    for name, e in data["engines"].items():
+        run = EngineRun(name, e["version"], pages=e["pages"], wall_s=e["wall_s"], own_cpu_s=e["own_cpu_s"],
+                        other_cores=e["other_cores"], workers=e["workers"])
+        for p in data["pages"]:
+            if p["engine"] != name:
+                continue
+            score = None if p.get("na") else TextScore(**{k: p[k] for k in TextScore.__dataclass_fields__})
+            run.results.append(PageResult(p["id"], p["lang"], name, p["seconds"], score, p.get("error", "")))
+        runs.append(run)
+    return runs

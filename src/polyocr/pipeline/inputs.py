@@ -27,15 +27,15 @@ import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Iterator, Sequence
+from typing import IO, Callable, Iterator, Literal, Sequence, get_args
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from polyocr.document import Block, Line, Page, Word, polygon_bounds, quad_from_box
 
-__all__ = ["InputError", "InputLimits", "PageImage", "load_pages", "expand_sources", "detect_type",
-           "display_name", "SUFFIXES"]
+__all__ = ["InputError", "InputErrorKind", "INPUT_ERROR_KINDS", "InputLimits", "PageImage", "load_pages",
+           "expand_sources", "detect_type", "display_name", "SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,29 @@ _PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WEBP", "b
 _SUPPORTED = "PNG, JPEG, TIFF, WebP, BMP or PDF"
 
 
-class InputError(ValueError):
-    """A source that cannot be read; the message is one line meant for the user."""
+InputErrorKind = Literal["unsupported", "corrupt", "too_large", "encrypted", "empty", "unreadable", "invalid"]
+INPUT_ERROR_KINDS: tuple[str, ...] = get_args(InputErrorKind)
 
-    def __init__(self, message: str) -> None:
+
+class InputError(ValueError):
+    """A source that cannot be read; the message is one line meant for the user.
+
+    ``kind`` says why, so callers (the HTTP service) can map it to a status without reading
+    the message: ``unsupported`` (not a type we read), ``corrupt`` (damaged or truncated),
+    ``too_large`` (over a byte, pixel or page limit), ``encrypted`` (PDF password missing, wrong
+    or unsupported), ``empty`` (no bytes, pixels or pages), ``unreadable`` (missing, a folder,
+    a FIFO, no permission) and ``invalid`` (a bad argument from the caller: dpi, source type).
+    ``None`` only for errors raised elsewhere without one.
+    """
+
+    def __init__(self, message: str, kind: InputErrorKind | None = None) -> None:
+        if kind is not None and kind not in INPUT_ERROR_KINDS:
+            raise ValueError(f"unknown InputError kind {kind!r}")
         super().__init__(" ".join(str(message).split()))
+        self.kind: InputErrorKind | None = kind
+
+    def __reduce__(self) -> tuple:  # keep the kind across pickling (process pools)
+        return (type(self), (str(self), self.kind))
 
 
 @dataclass(frozen=True)
@@ -120,12 +138,13 @@ def _open_source(source: str | os.PathLike[str] | bytes, limits: InputLimits) ->
         if detect_type(data[:1024]) is None and _looks_like_path(data):
             return _open_source(os.fsdecode(data), limits)
         if not data:
-            raise InputError("<bytes>: empty input")
+            raise InputError("<bytes>: empty input", "empty")
         if len(data) > limits.max_bytes:
-            raise InputError(f"<bytes>: {len(data) / 1e6:.0f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit")
+            raise InputError(f"<bytes>: {len(data) / 1e6:.0f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit",
+                             "too_large")
         kind = detect_type(data[:1024])
         if kind is None:
-            raise InputError(f"<bytes>: unsupported data (expected {_SUPPORTED})")
+            raise InputError(f"<bytes>: unsupported data (expected {_SUPPORTED})", "unsupported")
         return _Source("<bytes>", kind, data=data)
     path = os.fspath(source)
     name = display_name(path)
@@ -133,25 +152,26 @@ def _open_source(source: str | os.PathLike[str] | bytes, limits: InputLimits) ->
         st = os.stat(path)
     except FileNotFoundError:
         why = "broken symbolic link" if os.path.islink(path) else "no such file"
-        raise InputError(f"{name}: {why}") from None
+        raise InputError(f"{name}: {why}", "unreadable") from None
     except OSError as exc:
-        raise InputError(f"{name}: cannot open ({exc.strerror or exc})") from None
+        raise InputError(f"{name}: cannot open ({exc.strerror or exc})", "unreadable") from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{name}: is a folder, not a file")
+        raise InputError(f"{name}: is a folder, not a file", "unreadable")
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{name}: not a regular file")
+        raise InputError(f"{name}: not a regular file", "unreadable")
     if st.st_size == 0:
-        raise InputError(f"{name}: empty file (0 bytes)")
+        raise InputError(f"{name}: empty file (0 bytes)", "empty")
     if st.st_size > limits.max_bytes:
-        raise InputError(f"{name}: {st.st_size / 1e6:.0f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit")
+        raise InputError(f"{name}: {st.st_size / 1e6:.0f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit",
+                         "too_large")
     try:
         with open(path, "rb") as fh:
             head = fh.read(1024)
     except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})", "unreadable") from None
     kind = detect_type(head)
     if kind is None:
-        raise InputError(f"{name}: not a supported file type (expected {_SUPPORTED})")
+        raise InputError(f"{name}: not a supported file type (expected {_SUPPORTED})", "unsupported")
     return _Source(name, kind, path=path)
 
 
@@ -196,7 +216,7 @@ def _from_array(arr: np.ndarray) -> Image.Image:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
-        raise InputError(f"<array>: expected an HxW, HxWx3 or HxWx4 array, got shape {a.shape}")
+        raise InputError(f"<array>: expected an HxW, HxWx3 or HxWx4 array, got shape {a.shape}", "unsupported")
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
     elif a.dtype == np.uint16:
@@ -212,10 +232,10 @@ def _from_array(arr: np.ndarray) -> Image.Image:
 
 def _check_pixels(name: str, width: int, height: int, limits: InputLimits, what: str = "image") -> None:
     if width <= 0 or height <= 0:
-        raise InputError(f"{name}: {what} has no pixels ({width}x{height})")
+        raise InputError(f"{name}: {what} has no pixels ({width}x{height})", "empty")
     if width * height > limits.max_pixels:
         raise InputError(f"{name}: {what} is {width}x{height} = {width * height / 1e6:.0f} Mpixels, over the "
-                         f"{limits.max_pixels / 1e6:.0f} Mpixel limit (refused before decoding)")
+                         f"{limits.max_pixels / 1e6:.0f} Mpixel limit (refused before decoding)", "too_large")
 
 
 def _image_dpi(im: Image.Image) -> float:
@@ -235,13 +255,13 @@ def _image_pages(src: _Source, limits: InputLimits) -> Iterator[PageImage]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(fp, formats=[_PIL_FORMATS[src.kind]])
     except Image.DecompressionBombError as exc:
-        raise InputError(f"{src.name}: {kind} too large, refused before decoding ({exc})") from None
+        raise InputError(f"{src.name}: {kind} too large, refused before decoding ({exc})", "too_large") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InputError(f"{src.name}: damaged or truncated {kind} ({_reason(exc)})") from None
+        raise InputError(f"{src.name}: damaged or truncated {kind} ({_reason(exc)})", "corrupt") from None
     with im:
         n = getattr(im, "n_frames", 1) if src.kind == "tiff" else 1
         if n > limits.max_pages:
-            raise InputError(f"{src.name}: {n} pages, over the {limits.max_pages}-page limit")
+            raise InputError(f"{src.name}: {n} pages, over the {limits.max_pages}-page limit", "too_large")
         for i in range(n):
             try:
                 if i:
@@ -255,10 +275,11 @@ def _image_pages(src: _Source, limits: InputLimits) -> Iterator[PageImage]:
             except InputError:
                 raise
             except Image.DecompressionBombError as exc:
-                raise InputError(f"{src.name}: {kind} too large ({exc})") from None
+                raise InputError(f"{src.name}: {kind} too large ({exc})", "too_large") from None
             except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
                 where = f" page {i + 1}" if n > 1 else ""
-                raise InputError(f"{src.name}:{where} damaged or truncated {kind} ({_reason(exc)})") from None
+                raise InputError(f"{src.name}:{where} damaged or truncated {kind} ({_reason(exc)})",
+                                 "corrupt") from None
             yield PageImage(image=rgb, index=i, source=src.name, dpi=_image_dpi(im))
 
 
@@ -287,9 +308,9 @@ def _pdf_pages(src: _Source, dpi: float, pdf_text: bool, limits: InputLimits,
     try:
         n = len(pdf)
         if n == 0:
-            raise InputError(f"{src.name}: PDF has no pages")
+            raise InputError(f"{src.name}: PDF has no pages", "empty")
         if n > limits.max_pages:
-            raise InputError(f"{src.name}: {n} pages, over the {limits.max_pages}-page limit")
+            raise InputError(f"{src.name}: {n} pages, over the {limits.max_pages}-page limit", "too_large")
         scale = dpi / 72.0
         for i in range(n):
             yield _pdf_page(pdf, i, src.name, dpi, scale, pdf_text, limits)
@@ -315,13 +336,13 @@ def _pdf_load_error(src: _Source, password: str | None, code: int | None, exc: E
             data = b""
     if b"/Encrypt" in data:
         if password is None:
-            return InputError(f"{src.name}: PDF is encrypted; give its password (--password)")
-        return InputError(f"{src.name}: wrong password for this encrypted PDF")
+            return InputError(f"{src.name}: PDF is encrypted; give its password (--password)", "encrypted")
+        return InputError(f"{src.name}: wrong password for this encrypted PDF", "encrypted")
     if code == raw.FPDF_ERR_SECURITY:
-        return InputError(f"{src.name}: PDF uses an unsupported security handler")
+        return InputError(f"{src.name}: PDF uses an unsupported security handler", "encrypted")
     if re.search(rb"/Count\s*0\b", data) and not re.search(rb"/Count\s*[1-9]", data):
-        return InputError(f"{src.name}: PDF has no pages")
-    return InputError(f"{src.name}: damaged or truncated PDF ({_reason(exc)})")
+        return InputError(f"{src.name}: PDF has no pages", "empty")
+    return InputError(f"{src.name}: damaged or truncated PDF ({_reason(exc)})", "corrupt")
 
 
 def _pdf_page(pdf, i: int, name: str, dpi: float, scale: float, pdf_text: bool, limits: InputLimits) -> PageImage:
@@ -330,21 +351,21 @@ def _pdf_page(pdf, i: int, name: str, dpi: float, scale: float, pdf_text: bool, 
     try:
         page = pdf[i]
     except pdfium.PdfiumError as exc:
-        raise InputError(f"{name}: page {i + 1} cannot be read ({_reason(exc)})") from None
+        raise InputError(f"{name}: page {i + 1} cannot be read ({_reason(exc)})", "corrupt") from None
     try:
         w_pt, h_pt = page.get_size()
         # pypdfium2 sizes the bitmap as ceil(size * scale); the limit is checked on the same numbers.
         width, height = math.ceil(w_pt * scale), math.ceil(h_pt * scale)
         if width * height > limits.max_pixels:
             raise InputError(f"{name}: page {i + 1} would be {width}x{height} px at {dpi:g} dpi, over the "
-                             f"{limits.max_pixels / 1e6:.0f} Mpixel limit (lower --dpi)")
+                             f"{limits.max_pixels / 1e6:.0f} Mpixel limit (lower --dpi)", "too_large")
         _check_pixels(name, width, height, limits, f"page {i + 1}")
         try:
             bitmap = page.render(scale=scale, rev_byteorder=True, may_draw_forms=False)
             image = _to_rgb(bitmap.to_pil()).copy()
             bitmap.close()
         except pdfium.PdfiumError as exc:
-            raise InputError(f"{name}: page {i + 1} cannot be rendered ({_reason(exc)})") from None
+            raise InputError(f"{name}: page {i + 1} cannot be rendered ({_reason(exc)})", "corrupt") from None
         text = _text_layer(page, i, width, height, dpi) if pdf_text else None
         return PageImage(image=image, index=i, source=name, dpi=float(dpi), text_layer=text)
     finally:
@@ -450,7 +471,7 @@ def load_pages(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray
     pages were yielded (a damaged page 7 of a TIFF).
     """
     if not (isinstance(dpi, (int, float)) and 10 <= dpi <= 1200):
-        raise InputError(f"dpi must be between 10 and 1200, got {dpi!r}")
+        raise InputError(f"dpi must be between 10 and 1200, got {dpi!r}", "invalid")
     if isinstance(source, Image.Image):
         _check_pixels("<image>", source.width, source.height, limits)
         yield PageImage(image=_to_rgb(ImageOps.exif_transpose(source)), index=0, source="<image>",
@@ -462,7 +483,8 @@ def load_pages(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray
         yield PageImage(image=_from_array(source), index=0, source="<array>", dpi=0.0)
         return
     if not isinstance(source, (str, bytes, bytearray, memoryview, os.PathLike)):
-        raise InputError(f"cannot read a {type(source).__name__}: give a path, bytes, a PIL image or an array")
+        raise InputError(f"cannot read a {type(source).__name__}: give a path, bytes, a PIL image or an array",
+                         "invalid")
     src = _open_source(source, limits)
     if src.kind == "pdf":
         yield from _pdf_pages(src, float(dpi), pdf_text, limits, password)

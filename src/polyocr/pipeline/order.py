@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence

@@ -6,7 +6,8 @@ document, no CDN) and the web page at ``/``. Errors are JSON ``{"error": {"code"
 
 Request path: refuse early when the gate is full (429) or the model is missing (503) → stream the
 body into a private folder with the size limit (413) → parse options (422) → check the file type
-(415) → decode, read and export in a worker thread (400 undecodable, 504 past the timeout) → the
+(415) → decode, read and export in a worker thread (400 undecodable/empty/encrypted, 413 over a
+page or pixel limit, 504 past the timeout; statuses from ``InputError.kind``) → the
 folder is removed when the worker really finishes.
 """
 
@@ -287,11 +288,14 @@ async def _read(state: _State, request: Request, t0: float) -> Response:
         fields = dict(request.query_params)
         fields.update(upload.fields)
         options = parse_options(fields)
+        if upload.size == 0:  # the same answer the reader gives; checked here, before the queue
+            raise ApiError(400, "empty", f"{upload.filename}: empty file (0 bytes)")
         with open(upload.path, "rb") as fh:
             kind = detect_type(fh.read(1024))
         if kind is None:
             raise ApiError(415, "unsupported_media_type",
-                           "not a file type polyocr reads (PNG, JPEG, TIFF, WebP, BMP or PDF)")
+                           f"{upload.filename}: not a supported file type (expected PNG, JPEG, TIFF, WebP, "
+                           "BMP or PDF)")
         job = functools.partial(read_upload_file, state.pipelines, upload.path, upload.filename, options,
                                 config.max_upload_bytes, config.max_pixels, config.max_pages)
         handed_over = True
@@ -342,7 +346,7 @@ _READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "the Document in the requested format",
           "content": {"application/json": {}, "text/plain": {}, "text/html": {}, "application/xml": {},
                       "application/pdf": {}}},
-    400: {"description": "undecodable file or malformed request", "content": _ERR},
+    400: {"description": "undecodable, empty or encrypted file, or malformed request", "content": _ERR},
     408: {"description": "the upload itself took longer than the timeout", "content": _ERR},
     413: {"description": "upload, pixels or pages over the limit", "content": _ERR},
     415: {"description": "not a supported file type", "content": _ERR},

@@ -149,7 +149,9 @@ class _PartState:
         self._hvalue += data[start:end]
 
     def _hend(self) -> None:
-        self._headers[self._hname.decode("latin-1").lower()] = self._hvalue.decode("utf-8", "replace")
+        # latin-1 keeps every byte: parse_options_header re-encodes it, and the file name is then
+        # decoded as UTF-8 with replacement (a raw non-UTF-8 name, as curl sends it, is not an error).
+        self._headers[self._hname.decode("latin-1").lower()] = self._hvalue.decode("latin-1")
         self._hname, self._hvalue = bytearray(), bytearray()
 
     def _headers_done(self) -> None:

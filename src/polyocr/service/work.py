@@ -31,7 +31,8 @@ class PageReader(Protocol):
 
 
 class InputProblem(Exception):
-    """The upload cannot be read: ``status`` 400 (undecodable), 413 (over a limit) or 415 (type)."""
+    """The upload cannot be read: ``status`` 400 (undecodable, empty, encrypted), 413 (over a limit),
+    415 (type) or 422 (a bad read option)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -88,9 +89,33 @@ class Configured:
             return self._orderers[method]
 
 
+# InputError.kind → (HTTP status, error code). An encrypted PDF is a 400, not a 422: the API takes
+# no password, so no option the client could change would make the same upload succeed.
+_KIND_STATUS: dict[str, tuple[int, str]] = {
+    "unsupported": (415, "unsupported_media_type"),
+    "too_large": (413, "too_large"),
+    "corrupt": (400, "undecodable"),
+    "empty": (400, "empty"),
+    "encrypted": (400, "encrypted"),
+    "unreadable": (400, "undecodable"),
+    "invalid": (422, "invalid_option"),
+}
+
+
 def _input_problem(exc: Exception, path: Path, display_name: str) -> InputProblem:
-    """The inputs module's error as an HTTP answer; the private path is replaced by the upload's name."""
+    """The inputs module's error as an HTTP answer; the private path is replaced by the upload's name.
+
+    The status comes from ``InputError.kind``; an error without a kind (raised outside
+    ``polyocr.pipeline.inputs``) falls back to the words of its message.
+    """
     message = str(exc).replace(str(path), display_name)
+    kind = getattr(exc, "kind", None)
+    if kind == "encrypted" and "(--password)" in message:  # the CLI's hint means nothing over HTTP
+        message = message.replace("give its password (--password)", "the service takes no password; "
+                                  "send a decrypted copy")
+    if kind in _KIND_STATUS:
+        status, code = _KIND_STATUS[kind]
+        return InputProblem(status, code, message)
     if "limit" in message:
         return InputProblem(413, "too_large", message)
     if "supported" in message:

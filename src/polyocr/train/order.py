@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -47,8 +47,9 @@ def _strip(page: Page) -> Page:
     """Keep geometry, order and regions; words and the image description are not needed here."""
     for ln in page.lines:
         ln.words = []
+    profile = page.meta.get("degradations", {}).get("profile", "")
     page.meta = {k: page.meta[k] for k in ("seed", "index", "split", "layout") if k in page.meta}
-    page.meta["degradation"] = page.meta.get("degradation", "")
+    page.meta["degradation"] = profile
     return page
 
 
@@ -75,10 +76,7 @@ def cache_pages(cfg: CacheConfig, echo: Callable[[str], None] | None = print) ->
         except Rejected:
             atomic_write(marker, b"")
             continue
-        page = sample.page
-        profile = page.meta.get("degradations", {}).get("profile", "")
-        page = _strip(page)
-        page.meta["degradation"] = profile
+        page = _strip(sample.page)
         atomic_write(path, Document(pages=[page], source=f"synth:{cfg.seed}:{i}").to_json())
         written += 1
         if echo and written % 100 == 0:
@@ -514,8 +512,11 @@ def export_order(weights: str | Path, out: str | Path, pages: Sequence[Page] = (
                           dynamic_axes={"feats": {1: "lines"}, "geom": {1: "lines"}, "score": {1: "lines", 2: "lines"},
                                         "same": {1: "lines", 2: "lines"}}, opset_version=17, dynamo=False)
     tmp.replace(onnx_path)
-    save_safetensors(model, str(st_path), {k: v for k, v in meta.items() if k not in ("format", "config")},
+    tmp = out / ".order.safetensors.tmp"
+    save_safetensors(model, str(tmp), {k: v for k, v in meta.items() if k not in ("format", "config")},
                      dtype=torch.float16)
+    tmp.chmod(0o644)  # package data: readable by everyone, like the other weights
+    tmp.replace(st_path)
     par = onnx_parity(model, onnx_path, pages)
     info = {
         "format": "polyocr-order", "format_version": 1,

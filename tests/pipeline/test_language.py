@@ -1,0 +1,32 @@
+"""Per-line language from the characters read (the unified model does not choose a language first)."""
+
+from polyocr.pipeline.language import line_language, page_languages, script_of
+
+
+def test_scripts_decide_most_lines():
+    assert line_language("The quick brown fox") == "en"
+    assert line_language("Съешь же ещё этих мягких булок") == "ru"
+    assert line_language("مرحبا بالعالم 2024") == "ar"
+    assert line_language("שלום עולם") == "he"
+    assert line_language("한국어 문장입니다") == "ko"
+    assert line_language("日本語のテキスト") == "ja"
+    assert line_language("12.50 — 3/4", default="ko") == "ko"
+
+
+def test_simplified_and_traditional_by_national_standards():
+    assert line_language("这是简体中文，国家说话") == "zh-Hans"
+    assert line_language("這是繁體中文，國家說話") == "zh-Hant"
+    assert script_of("中") == "han" and script_of("ア") == "kana" and script_of("1") == ""
+
+
+def test_page_context_labels_ambiguous_lines():
+    langs, main = page_languages(["東京は日本の首都です", "東京都", "2024年", "Tokyo"])
+    assert main == "ja"
+    assert langs == ["ja", "ja", "ja", "ja"]       # Han-only and Latin lines on a Japanese page
+    langs, main = page_languages(["這是繁體中文的句子", "國家", "中文"])
+    assert main == "zh-Hant" and set(langs) == {"zh-Hant"}
+
+
+def test_hints_restrict_the_page_language():
+    _, main = page_languages(["Hello world", "Привет"], hints=("ru",))
+    assert main == "ru"
