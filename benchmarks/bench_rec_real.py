@@ -1,0 +1,105 @@
+"""Line recogniser on REAL text lines: crops of the real typeset pages of ``../shared/realdev``
+(ground-truth line boxes from ``<id>.lines.json``), beside Tesseract 5 on the same crops
+(``--psm 7``, each page's own language pack). Evaluation only: these pages are never trained on.
+
+    .venv/bin/python benchmarks/bench_rec_real.py --realdev /work/data/realdev [--per-language 60]
+                                                  [--no-tesseract] [--json out.json]
+
+Build the pages first with ``../shared/realdev/build.sh OUTDIR``. Lines are taken evenly across each
+language's pages (every k-th line, deterministic), skipping lines under 3 characters (page numbers).
+Each crop is the line box plus 0.15 × its height on every side, as the pipeline crops detected
+lines. NED per line after ``polyocr.eval.metrics.normalize`` (whitespace kept; removed for zh/ja),
+averaged per language.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CJK = {"zh-Hans", "zh-Hant", "ja"}
+
+
+def _lines(realdev: Path, per_language: int) -> dict[str, list[tuple[np.ndarray, str]]]:
+    rows = list(csv.DictReader((realdev / "index.tsv").open(), delimiter="\t"))
+    by_lang: dict[str, list[tuple[str, dict]]] = {}
+    for row in rows:
+        data = json.loads((realdev / f"{row['id']}.lines.json").read_text())
+        for ln in data["lines"]:
+            if len("".join(ln["text"].split())) >= 3:
+                by_lang.setdefault(row["lang"], []).append((row["id"], ln))
+    out: dict[str, list[tuple[np.ndarray, str]]] = {}
+    pages: dict[str, np.ndarray] = {}
+    for lang, items in sorted(by_lang.items()):
+        step = max(1, len(items) // per_language)
+        for page_id, ln in items[::step][:per_language]:
+            if page_id not in pages:
+                pages = {page_id: np.asarray(Image.open(realdev / f"{page_id}.png").convert("L"))}
+            img = pages[page_id]
+            x0, y0, x1, y1 = ln["bbox"]
+            m = 0.15 * (y1 - y0)
+            crop = img[max(0, int(y0 - m)):int(y1 + m) + 1, max(0, int(x0 - m)):int(x1 + m) + 1]
+            if crop.size:
+                out.setdefault(lang, []).append((np.ascontiguousarray(crop), ln["text"]))
+    return out
+
+
+def _tesseract(image: np.ndarray, pack: str) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".png") as f:
+        Image.fromarray(image).save(f.name)
+        r = subprocess.run(["tesseract", f.name, "-", "--psm", "7", "-l", pack], capture_output=True, text=True,
+                           env={**os.environ, "OMP_THREAD_LIMIT": "1"}, timeout=60)
+    return r.stdout.strip()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--realdev", required=True)
+    ap.add_argument("--per-language", type=int, default=60)
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--no-tesseract", action="store_true")
+    ap.add_argument("--json", default="")
+    args = ap.parse_args()
+
+    from polyocr.eval.metrics import ned
+    from polyocr.languages import LANGUAGES
+    from polyocr.pipeline.recognize import Recognizer
+
+    realdev = Path(args.realdev)
+    if not (realdev / "index.tsv").exists():
+        print(f"{realdev}: no index.tsv; build it with ../shared/realdev/build.sh {realdev}", file=sys.stderr)
+        return 2
+    sets = _lines(realdev, args.per_language)
+    rec = Recognizer(args.weights)
+    results = {}
+    print(f"{'lang':<8} {'lines':>5} {'polyocr NED':>12} {'tesseract NED':>14}  better")
+    for lang, items in sets.items():
+        images, truth = [i for i, _ in items], [t for _, t in items]
+        preds = [r.text for r in rec.recognize(images, vertical=[False] * len(images),
+                                                directions=[LANGUAGES[lang].direction] * len(images))]
+        ws = "remove" if lang in CJK else "keep"
+        ours = float(np.mean([ned(p, t, ws) for p, t in zip(preds, truth)]))
+        r = {"lines": len(items), "polyocr_ned": ours}
+        if not args.no_tesseract:
+            tess = [_tesseract(im, LANGUAGES[lang].tesseract) for im in images]
+            r["tesseract_ned"] = float(np.mean([ned(p, t, ws) for p, t in zip(tess, truth)]))
+        results[lang] = r
+        t = f"{r['tesseract_ned']:>14.3f}" if "tesseract_ned" in r else f"{'-':>14}"
+        better = "" if "tesseract_ned" not in r else ("polyocr" if ours < r["tesseract_ned"] else "tesseract")
+        print(f"{lang:<8} {len(items):>5} {ours:>12.3f} {t}  {better}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
