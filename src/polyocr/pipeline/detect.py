@@ -19,9 +19,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["DetectedLine", "LineDetector", "maps_to_lines", "DEFAULT_WEIGHTS", "inference_scale"]
+__all__ = ["DetectedLine", "LineDetector", "maps_to_lines", "DEFAULT_WEIGHTS", "inference_scale", "quad_size"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def quad_size(q: np.ndarray) -> tuple[float, float]:
+    """(length along p0→p1, thickness across) of a line quad: the mean of its two opposite sides."""
+    length = 0.5 * (np.hypot(*(q[1] - q[0])) + np.hypot(*(q[2] - q[3])))
+    thick = 0.5 * (np.hypot(*(q[3] - q[0])) + np.hypot(*(q[2] - q[1])))
+    return float(length), float(thick)
 
 
 @dataclass
@@ -32,11 +39,11 @@ class DetectedLine:
 
     @property
     def thickness(self) -> float:
-        return float(0.5 * (np.hypot(*(self.quad[3] - self.quad[0])) + np.hypot(*(self.quad[2] - self.quad[1]))))
+        return quad_size(self.quad)[1]
 
     @property
     def length(self) -> float:
-        return float(0.5 * (np.hypot(*(self.quad[1] - self.quad[0])) + np.hypot(*(self.quad[2] - self.quad[3]))))
+        return quad_size(self.quad)[0]
 
 
 def inference_scale(h: int, w: int, long_side: int) -> float:
@@ -97,7 +104,7 @@ class LineDetector:
     """The packaged detector (``weights/detector.onnx`` + ``detector.json``) through onnxruntime."""
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, threads: int = 2) -> None:
-        import onnxruntime as ort
+        from polyocr.pipeline.runtime import cpu_session
 
         folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         onnx_path = folder / "detector.onnx" if folder.is_dir() else folder
@@ -111,11 +118,7 @@ class LineDetector:
         self.shrink = float(model["shrink"])
         self.stride = int(model["stride"])
         self.long_side = int(model["long_side"])
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(onnx_path, threads)
 
     def maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """RGB uint8 page → (core probability, log-thickness, scale) at the output stride."""

@@ -458,13 +458,10 @@ class Orderer:
         self.session = None
         self.weights: OrderWeights | None = None
         if method == "learned":
-            import onnxruntime as ort
+            from polyocr.pipeline.runtime import cpu_session
 
             self.weights = _read_weights(Path(weights) if weights else DEFAULT_WEIGHTS)
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-            self.session = ort.InferenceSession(str(self.weights.onnx), so, providers=["CPUExecutionProvider"])
+            self.session = cpu_session(self.weights.onnx, threads)
 
     def scores(self, lines: Sequence[Line], width: int, height: int, direction: str | None = None
                ) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import cv2
@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from polyocr.document import Document, Line, Page, Word
-from polyocr.pipeline.detect import DetectedLine, LineDetector
+from polyocr.pipeline.detect import DetectedLine, LineDetector, quad_size
 from polyocr.pipeline.language import page_languages, script_of
 from polyocr.pipeline.recognize import LineReading, Recognizer
 
@@ -65,8 +65,7 @@ def crop_line(image: np.ndarray, quad: np.ndarray, vertical: bool, margin: float
     ``margin`` × thickness around it, as the recogniser's training crops have. Crops are taken at most
     ``max_thickness`` px thick (big headings are reduced here, once, with the warp)."""
     p0, p1, p2, p3 = quad.astype(np.float32)
-    length = 0.5 * (np.hypot(*(p1 - p0)) + np.hypot(*(p2 - p3)))
-    thick = 0.5 * (np.hypot(*(p3 - p0)) + np.hypot(*(p2 - p1)))
+    length, thick = quad_size(quad)
     u = (p1 - p0) / max(1e-6, np.hypot(*(p1 - p0)))
     v = (p3 - p0) / max(1e-6, np.hypot(*(p3 - p0)))
     m = margin * thick
@@ -100,8 +99,7 @@ def _words(reading: LineReading, quad: np.ndarray, direction: str, margin: float
     text = reading.line.text
     if not text:
         return []
-    length = 0.5 * (np.hypot(*(quad[1] - quad[0])) + np.hypot(*(quad[2] - quad[3])))
-    thick = 0.5 * (np.hypot(*(quad[3] - quad[0])) + np.hypot(*(quad[2] - quad[1])))
+    length, thick = quad_size(quad)
     m = margin * thick
     total = length + 2 * m
     tokens: list[tuple[str, float, float, float]] = []  # (logical text, t0, t1, confidence)
@@ -162,7 +160,6 @@ class _Timings:
     recognize: float = 0.0
     order: float = 0.0
     rotate: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Pipeline:

@@ -241,7 +241,7 @@ class Recognizer:
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, threads: int = 2,
                  batch_size: int = 32, charset: Charset | None = None) -> None:
-        import onnxruntime as ort
+        from polyocr.pipeline.runtime import cpu_session
 
         folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         if folder.is_file():
@@ -253,11 +253,7 @@ class Recognizer:
         onnx_path = folder / self.meta.onnx
         if not onnx_path.is_file():
             raise NoWeights(f"{onnx_path} missing (model.json is there)")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(onnx_path, threads)
         self.batch_size = batch_size
 
     @property

@@ -15,6 +15,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from polyocr.pipeline.detect import quad_size
+
 __all__ = ["LineQuad", "line_quads", "core_quad", "make_targets", "MIN_THICKNESS"]
 
 MIN_THICKNESS = 2.5  # output pixels; thinner lines are "don't care"
@@ -45,13 +47,6 @@ def line_quads(page) -> list[LineQuad]:
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.hypot(v[0], v[1]))
     return v / n if n > 1e-6 else np.zeros(2, np.float32)
-
-
-def quad_size(q: np.ndarray) -> tuple[float, float]:
-    """(length along p0→p1, thickness across)."""
-    length = 0.5 * (np.hypot(*(q[1] - q[0])) + np.hypot(*(q[2] - q[3])))
-    thick = 0.5 * (np.hypot(*(q[3] - q[0])) + np.hypot(*(q[2] - q[1])))
-    return float(length), float(thick)
 
 
 def core_quad(q: np.ndarray, shrink: float) -> np.ndarray:

@@ -33,6 +33,7 @@ import torch
 from polyocr import __version__
 from polyocr.charset import Charset
 from polyocr.fileio import sha256_file
+from polyocr.pipeline.runtime import cpu_session
 from polyocr.models.recognizer import RecognizerNet, RecognizerExport, save_safetensors
 from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
 
@@ -62,13 +63,7 @@ def export_onnx(model: RecognizerNet, path: str | Path, with_logits: bool = Fals
     return Path(path)
 
 
-def onnx_session(path: str | Path, threads: int = 2):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+onnx_session = cpu_session  # the inference runtime's own session, so parity is checked as it will run
 
 
 def parity_lines(n: int = 8, seed: int = 4242) -> list[tuple[np.ndarray, bool, str]]:
