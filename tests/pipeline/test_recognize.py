@@ -12,7 +12,7 @@ import polyocr
 from polyocr.bidi import to_visual
 from polyocr.charset import BLANK, Charset
 from polyocr.pipeline.recognize import (NoWeights, Recognizer, ctc_greedy, finish_line, is_vertical, pad_batch,
-                                        prepare_line)
+                                        plan_batches, prepare_line)
 
 torch.set_num_threads(1)
 
@@ -130,9 +130,25 @@ def test_recognizer_batches_by_width_and_keeps_order(weights, monkeypatch):
     images = [rng.integers(0, 256, (32, w), dtype=np.uint8) for w in (300, 40, 160)] + [np.full((400, 50), 255, np.uint8)]
     out = rec.recognize(images)
     assert len(out) == 4 and all(isinstance(r.text, str) and 0 <= r.confidence <= 1 for r in out)
-    assert seen == [(2, 1, 32, 160), (2, 1, 32, 304)]        # sorted by width; the tall crop became 256 px wide
+    # widest first; the tall crop became 256 px wide and joins the 300 px line (7 % padding), while
+    # 160 and 40 px lines would each pad more than 12 % of their batch, so they run alone
+    assert seen == [(2, 1, 32, 304), (1, 1, 32, 160), (1, 1, 32, 40)]
     alone = [rec.recognize([im])[0] for im in images]
     assert [r.text for r in alone] == [r.text for r in out]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_batch_plan_covers_every_line_once_and_bounds_padding(seed):
+    rng = np.random.default_rng(seed)
+    widths = rng.integers(8, 1600, int(rng.integers(1, 120))).tolist()
+    batches = plan_batches(widths, max_batch=16, max_waste=0.12)
+    assert sorted(i for b in batches for i in b) == list(range(len(widths)))
+    for b in batches:
+        assert 1 <= len(b) <= 16
+        padded = max(widths[i] for i in b) * len(b)
+        assert sum(widths[i] for i in b) >= 0.88 * padded
+    # so the model never runs on more than 1/0.88 of the real pixels
+    assert sum(max(widths[i] for i in b) * len(b) for b in batches) <= 1.14 * sum(widths)
 
 
 def test_public_api_and_charset_refusal(weights, tmp_path):

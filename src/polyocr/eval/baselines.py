@@ -71,16 +71,20 @@ class Engine(Protocol):
 # -- ours -------------------------------------------------------------------------------------------
 
 class OursEngine:
-    """The polyocr pipeline, loaded once; ``threads`` is onnxruntime's intra-op thread count."""
+    """The polyocr pipeline, loaded once; ``threads`` is onnxruntime's intra-op thread count.
+
+    ``parallel``: several pages at once from worker threads sharing the one Pipeline (onnxruntime
+    sessions are thread-safe and release the GIL), as the HTTP service runs them.
+    """
 
     name = "polyocr"
-    parallel = False
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, parallel: bool = False) -> None:
         import polyocr
         from polyocr.pipeline.pipeline import Pipeline, ReadConfig
 
         self.version = polyocr.__version__
+        self.parallel = parallel
         self.pipeline = Pipeline(ReadConfig(threads=threads))
 
     def supports(self, language: str) -> bool:

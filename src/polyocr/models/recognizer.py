@@ -161,7 +161,7 @@ class Attention(nn.Module):
         q = q.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask,   # key_mask: (B, 1, 1, T) bool
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask,   # key_mask: (B, 1, 1, T) bool or additive
                                            dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(B, T, C)                             # (B, T, C)
         return self.proj(y)
@@ -234,7 +234,12 @@ class RecognizerNet(nn.Module):
             x = stage(x, mask)                                              # (B, c, h/2, T)
         x = self.collapse(x).squeeze(2).transpose(1, 2)                     # (B, C, 1, T) → (B, T, C)
         frame_mask = mask[:, 0, 0, :, None]                                 # (B, T, 1)
-        key_mask = mask.bool()                                              # (B, 1, 1, T): True = attend
+        if torch.onnx.is_in_onnx_export():
+            # The same mask as an additive bias (exp(-1e4) is 0 in fp32): a bool mask exports as
+            # Where + IsNaN per layer, which cost 10 % of onnxruntime's time; an Add costs ~nothing.
+            key_mask = (mask - 1.0) * 1e4                                   # (B, 1, 1, T): 0 = attend
+        else:
+            key_mask = mask.bool()                                          # (B, 1, 1, T): True = attend
         x = x * frame_mask
         for block in self.blocks:
             x = block(x, frame_mask, key_mask)                              # (B, T, C)

@@ -187,7 +187,9 @@ class Pipeline:
         group = sorted(vertical if is_vertical else horizontal, key=lambda ln: -ln.length)[:n]
         if not group:
             return 0
-        crops = [crop_line(rgb, ln.quad, ln.vertical, self.margin) for ln in group]
+        # The middle of each line is enough to judge which way up it is: at most 8 heights of it,
+        # read twice, instead of two full readings of the page's longest lines (0.15-0.4 s a page).
+        crops = [_middle(crop_line(rgb, ln.quad, ln.vertical, self.margin), 8.0) for ln in group]
         if not is_vertical:
             flipped = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
             a = self.recognizer.recognize(crops, [False] * len(crops))
@@ -274,6 +276,18 @@ class Pipeline:
             pages.append(page)
         name = os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else ""
         return Document(pages=pages, source=name, meta={"engine": "polyocr"})
+
+
+def _middle(crop: np.ndarray, ratio: float) -> np.ndarray:
+    """The central part of a line crop, at most ``ratio`` times as long as it is thick."""
+    h, w = crop.shape[:2]
+    if w >= h and w > ratio * h:
+        n = int(ratio * h)
+        return np.ascontiguousarray(crop[:, (w - n) // 2:(w - n) // 2 + n])
+    if h > w and h > ratio * w:
+        n = int(ratio * w)
+        return np.ascontiguousarray(crop[(h - n) // 2:(h - n) // 2 + n])
+    return crop
 
 
 def _poly(quad: np.ndarray) -> list[tuple[float, float]]:
