@@ -238,6 +238,34 @@ def cmd_export_order(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_orient(args: argparse.Namespace) -> int:
+    from polyocr.train.orientation import OrientTrainConfig, train_orientation
+
+    data = tuple(d for item in args.data for d in item.split(",") if d)
+    heldout = tuple(d for item in args.heldout for d in item.split(",") if d)
+    for d in data + heldout:
+        if not Path(d).exists():
+            raise UsageError(f"{d}: no such shard folder or file")
+    cfg = OrientTrainConfig(shards=data, max_shards=args.max_shards, heldout=heldout,
+                            heldout_vertical=tuple(args.heldout_vertical), steps=args.steps, minutes=args.minutes,
+                            lr=args.lr, seed=args.seed, threads=args.threads, eval_every=args.eval_every)
+    summary = train_orientation(cfg, args.out, echo=None if args.quiet else print)
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_export_orient(args: argparse.Namespace) -> int:
+    from polyocr.train.orientation import export_orientation
+
+    run = Path(args.ckpt)
+    if not (run / "best.safetensors").is_file() and not run.is_file():
+        raise UsageError(f"{run}: no best.safetensors (a `polyocr train orient` run folder or a .safetensors file)")
+    info = export_orientation(run, args.out)
+    print(f"wrote {args.out}: orientation.onnx ({info['onnx']['bytes'] / 1e3:.0f} kB), orientation.safetensors, "
+          f"orientation.json; parity {json.dumps(info['parity'])}")
+    return 0
+
+
 def cmd_export_rec(args: argparse.Namespace) -> int:
     from polyocr.train.export import export
 
@@ -431,6 +459,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_order)
 
+    p = train.add_parser("orient", help="the glyph-orientation classifier behind page rotation, on line shards")
+    p.add_argument("--out", required=True, help="run folder: log.jsonl, best.safetensors, last.safetensors")
+    p.add_argument("--data", action="append", required=True, help="line shards (folders of .tar), comma-separated or repeated")
+    p.add_argument("--max-shards", type=int, default=40, help="use the first N shards (0 = all)")
+    p.add_argument("--heldout", action="append", default=[], help="held-out line shards for evaluation (never trained on)")
+    p.add_argument("--heldout-vertical", action="append", default=[],
+                   help="more held-out shards, of which only the vertical columns are used")
+    p.add_argument("--steps", type=_positive, default=12000)
+    p.add_argument("--minutes", type=float, default=18.0, help="wall-time cap; the learning rate schedule follows it")
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--eval-every", type=int, default=1000, help="steps between held-out evaluations (0 = only at the end)")
+    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_orient)
+
     export = sub.add_parser("export", help="export trained models").add_subparsers(dest="export_command", required=True)
     p = export.add_parser("rec", help="recogniser checkpoint → ONNX + safetensors + model.json")
     p.add_argument("--ckpt", required=True, help="run folder (its latest checkpoint) or a checkpoint folder")
@@ -447,6 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="output folder (default: the package weights)")
     p.add_argument("--parity-pages", default="", help="cached pages for the torch/onnxruntime parity check (default: random boxes)")
     p.set_defaults(func=cmd_export_order)
+    p = export.add_parser("orient", help="orientation run → orientation.onnx + orientation.safetensors + orientation.json")
+    p.add_argument("--ckpt", required=True, help="run folder (its best.safetensors) or a .safetensors file")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="output folder (default: the package weights)")
+    p.set_defaults(func=cmd_export_orient)
 
     p = sub.add_parser("eval", help="accuracy and speed of polyocr, Tesseract and RapidOCR on the same pages")
     p.add_argument("dir", nargs="?", help="realdev build (index.tsv) or folder of <name>.png|jpg|tif + <name>.txt")

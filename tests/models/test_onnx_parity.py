@@ -55,3 +55,34 @@ def test_shipped_graph_parity(model, lines, tmp_path):
     x = prepare_line(lines[0][0], 32, lines[0][1])[:, :61]
     out = onnx_session(path, threads=1).run(None, {"image": x[None, None], "widths": np.array([61])})
     assert out[0].shape == (1, 16)
+
+
+def test_gated_graph_runs_the_head_only_where_the_gate_allows(model, lines, tmp_path):
+    """The gated graph equals the plain one on frames the gate keeps, is blank elsewhere, and copes
+    with a batch where every frame (or none) is skipped."""
+    from polyocr.models.recognizer import BlankGate
+
+    d = model.cfg.head_dim
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(d)
+    images, widths = pad_batch([prepare_line(img, 32, vert) for img, vert, _ in lines])
+    with torch.no_grad():
+        feats, lengths = model.encode(torch.from_numpy(images), torch.from_numpy(widths))
+    score = feats.numpy() @ w
+    gate = BlankGate(tuple(w.tolist()), -float(np.median(score)))          # about half the frames skipped
+    plain = onnx_session(export_onnx(model, tmp_path / "plain.onnx"), threads=1)
+    gated = onnx_session(export_onnx(model, tmp_path / "gated.onnx", gate=gate), threads=1)
+    ids_p, probs_p, _ = plain.run(None, {"image": images, "widths": widths})
+    ids_g, probs_g, len_g = gated.run(None, {"image": images, "widths": widths})
+    skip = score + gate.bias > 0
+    assert 0.3 < skip.mean() < 0.7
+    assert (ids_g[skip] == 0).all()
+    assert np.allclose(probs_g[skip], 1 / (1 + np.exp(-(score + gate.bias)[skip])), atol=1e-4)
+    assert (ids_g[~skip] == ids_p[~skip]).all() and np.abs(probs_g[~skip] - probs_p[~skip]).max() < 1e-3
+    for bias in (1e6, -1e6):                                                # all skipped / none skipped
+        g = onnx_session(export_onnx(model, tmp_path / f"g{bias}.onnx", gate=BlankGate(gate.weight, bias)), threads=1)
+        ids, probs, _ = g.run(None, {"image": images, "widths": widths})
+        if bias > 0:
+            assert (ids == 0).all() and np.allclose(probs, 1.0)
+        else:
+            assert (ids == ids_p).all()

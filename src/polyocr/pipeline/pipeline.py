@@ -6,18 +6,26 @@ crops in width-sorted batches, and :class:`~polyocr.pipeline.order.Orderer` grou
 paragraphs and puts them in reading order. Nothing here draws or exports: formats read the Document
 this returns.
 
-Whole-page rotation (0/90/180/270) is settled by reading: the longest lines are recognised both ways
-and the reading the model is more confident in wins (upside-down text reads as garbage at low
-confidence). Vertical boxes that read best turned counter-clockwise are vertical CJK columns when
-the text is CJK, and a page turned 90° otherwise. A turned page is rotated upright, detected again,
-and every polygon is mapped back to the pixels of the image as given.
+Whole-page rotation (0/90/180/270) is settled by looking at glyphs, not by reading: the middle of
+each of the page's longest lines (all horizontal boxes, or all vertical ones, whichever the page
+has more of) is cut to the recogniser's strip and a small classifier
+(:mod:`polyocr.models.orientation`, ``orientation.onnx``) says which way its glyphs lie: upright,
+turned counter-clockwise (what a vertical CJK column looks like in the strip), upside down, or
+turned clockwise. The recogniser cannot decide this by its confidence: it reads upright glyphs and
+glyphs on their side equally well, so a horizontal CJK page turned clockwise looks to it like
+genuine vertical columns. The summed log-probabilities over the lines pick a class, and
+:data:`TURNS` maps (box direction, class) to the quarter turn that makes the page upright. A turned
+page is rotated upright, detected again, and every polygon is mapped back to the pixels of the
+image as given.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Sequence
 
 import cv2
@@ -26,12 +34,25 @@ from PIL import Image
 
 from polyocr.document import Document, Line, Page, Word
 from polyocr.pipeline.detect import DetectedLine, LineDetector, quad_size
-from polyocr.pipeline.language import page_languages, script_of
-from polyocr.pipeline.recognize import LineReading, Recognizer
+from polyocr.pipeline.language import page_languages
+from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line
+from polyocr.pipeline.runtime import cpu_session
 
-__all__ = ["ReadConfig", "Pipeline", "read", "crop_line"]
+__all__ = ["ReadConfig", "Pipeline", "read", "crop_line", "GlyphOrientation", "TURNS"]
 
-CJK_SCRIPTS = {"han", "kana", "hangul"}
+# np.rot90 k that makes a page upright, by (the probed boxes are vertical, glyph class of their strips).
+# Classes are polyocr.models.orientation.CLASSES: upright, ccw (glyphs turned counter-clockwise, as in
+# a vertical CJK column's strip), flip (upright turned 180°), cw (ccw turned 180°).
+TURNS: dict[tuple[bool, str], int] = {
+    (False, "upright"): 0,   # horizontal lines as written
+    (False, "flip"): 2,      # a page upside down
+    (False, "ccw"): 3,       # vertical columns lying as rows: a vertical page turned counter-clockwise
+    (False, "cw"): 1,        # ... turned clockwise
+    (True, "ccw"): 0,        # genuine vertical CJK columns
+    (True, "upright"): 1,    # horizontal lines standing as columns: a page turned clockwise
+    (True, "flip"): 3,       # ... turned counter-clockwise
+    (True, "cw"): 2,         # vertical columns upside down
+}
 
 
 @dataclass(frozen=True)
@@ -154,6 +175,29 @@ def _rotate_quads(quads: list[np.ndarray], k: int, shape: tuple[int, int]) -> li
     return out
 
 
+class GlyphOrientation:
+    """The glyph-orientation classifier on onnxruntime: prepare_line strips → (N, 4) log-probabilities.
+
+    Loaded from ``orientation.onnx`` in ``weights`` (a folder), else from the packaged weights. One
+    thread: a page's probe is a handful of short strips, too little work to share out."""
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None, threads: int = 1) -> None:
+        candidates = ([Path(weights)] if weights else []) + [DEFAULT_WEIGHTS]
+        path = next((d / "orientation.onnx" for d in candidates if (d / "orientation.onnx").is_file()), None)
+        if path is None:
+            raise NoWeights(f"no orientation.onnx in {' or '.join(map(str, candidates))}")
+        info = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        if info.get("format") != "polyocr-orientation":
+            raise ValueError(f"{path.with_suffix('.json')}: not a polyocr orientation model")
+        self.classes: tuple[str, ...] = tuple(info["classes"])
+        self.path = path
+        self.session = cpu_session(path, threads)
+
+    def __call__(self, strips: Sequence[np.ndarray]) -> np.ndarray:
+        images, widths = pad_batch(strips)
+        return self.session.run(None, {"image": images, "widths": widths})[0]
+
+
 @dataclass
 class _Timings:
     detect: float = 0.0
@@ -166,47 +210,35 @@ class Pipeline:
     """Detector + recogniser + reading order, loaded once; ``read_image`` per page."""
 
     def __init__(self, config: ReadConfig | None = None, detector: LineDetector | None = None,
-                 recognizer: Recognizer | None = None, orderer: Any = None) -> None:
+                 recognizer: Recognizer | None = None, orderer: Any = None,
+                 orientation: "GlyphOrientation | None" = None) -> None:
         from polyocr.pipeline.order import Orderer
 
         self.config = config = config or ReadConfig()
         self.detector = detector or LineDetector(config.weights, threads=config.threads)
         self.recognizer = recognizer or Recognizer(config.weights, threads=config.threads)
         self.orderer = orderer or Orderer(method=config.order)
+        self.orientation = orientation or (GlyphOrientation(config.weights) if config.orientation else None)
         self.margin = 0.15
 
     # -- orientation --------------------------------------------------------------------------------
 
     def _probe(self, rgb: np.ndarray, lines: list[DetectedLine], n: int = 6) -> int:
         """Quarter turns (np.rot90 k) that make the page upright, judged on its longest lines."""
-        if not lines:
-            return 0
         vertical = [ln for ln in lines if ln.vertical and ln.length > 2 * ln.thickness]
         horizontal = [ln for ln in lines if not ln.vertical and ln.length > 2 * ln.thickness]
         is_vertical = len(vertical) > len(horizontal)
         group = sorted(vertical if is_vertical else horizontal, key=lambda ln: -ln.length)[:n]
         if not group:
             return 0
-        # The middle of each line is enough to judge which way up it is: at most 8 heights of it,
-        # read twice, instead of two full readings of the page's longest lines (0.15-0.4 s a page).
-        crops = [_middle(crop_line(rgb, ln.quad, ln.vertical, self.margin), 8.0) for ln in group]
-        if not is_vertical:
-            flipped = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
-            a = self.recognizer.recognize(crops, [False] * len(crops))
-            b = self.recognizer.recognize(flipped, [False] * len(crops))
-            wins = sum(rb.confidence > ra.confidence + 0.05 for ra, rb in zip(a, b))
-            return 2 if wins > len(group) / 2 else 0
-        # Vertical boxes: turned counter-clockwise (what the recogniser does to vertical columns) or clockwise?
-        ccw = self.recognizer.recognize(crops, [True] * len(crops))
-        cw = self.recognizer.recognize([np.ascontiguousarray(np.rot90(c, -1)) for c in crops], [False] * len(crops))
-        wins = sum(rb.confidence > ra.confidence + 0.05 for ra, rb in zip(ccw, cw))
-        if wins > len(group) / 2:
-            return -1              # text runs bottom to top: turn the page clockwise
-        letters = [script_of(ch) for r in ccw for ch in r.text if script_of(ch)]
-        cjk = sum(s in CJK_SCRIPTS for s in letters)
-        if letters and cjk < 0.5 * len(letters):
-            return 1               # Latin/Cyrillic/Arabic/Hebrew running down: a page turned clockwise
-        return 0                   # vertical CJK columns
+        # The middle of a line (at most 8 heights) is plenty to see which way its glyphs lie.
+        strips = [prepare_line(_middle(crop_line(rgb, ln.quad, ln.vertical, self.margin), 8.0), vertical=is_vertical)
+                  for ln in group]
+        log_probs = self.orientation(strips)                                  # (n, 4)
+        # Summed, floored log-probabilities: a majority vote that confident lines weigh more in, but
+        # one confidently wrong line (a sideways Latin run in a column, a logo) cannot outvote the rest.
+        score = np.maximum(log_probs, np.log(1e-3)).sum(axis=0)
+        return TURNS[is_vertical, self.orientation.classes[int(score.argmax())]]
 
     # -- one page -------------------------------------------------------------------------------------
 
@@ -219,7 +251,7 @@ class Pipeline:
         lines = self.detector.detect(rgb)
         t.detect = time.perf_counter() - t0
         k = 0
-        if self.config.orientation and lines:
+        if self.config.orientation and self.orientation is not None and lines:
             t0 = time.perf_counter()
             k = self._probe(rgb, lines)
             if k:
@@ -338,5 +370,5 @@ def read(source: Any, **options: Any) -> Document:
         _PIPELINES[key] = Pipeline(key)
     pipe = _PIPELINES[key]
     if (cfg.dpi, cfg.pdf_text) != (pipe.config.dpi, pipe.config.pdf_text):
-        pipe = Pipeline(cfg, pipe.detector, pipe.recognizer, pipe.orderer)
+        pipe = Pipeline(cfg, pipe.detector, pipe.recognizer, pipe.orderer, pipe.orientation)
     return pipe.read(source)
