@@ -479,7 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = export.add_parser("rec", help="recogniser checkpoint → ONNX + safetensors + model.json")
     p.add_argument("--ckpt", required=True, help="run folder (its latest checkpoint) or a checkpoint folder")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="output folder (default: the package weights)")
-    p.add_argument("--quantize", choices=("int8", "none"), default="int8", help="int8: dynamic int8 MatMul/Gemm weights (smaller, faster)")
+    p.add_argument("--quantize", choices=("int8", "int8-dynamic", "none"), default="int8",
+                   help="int8: static int8 convolutions (calibrated on rendered lines) + dynamic int8 MatMul/Gemm; "
+                        "int8-dynamic: MatMul/Gemm only")
     p.add_argument("--weights-dtype", choices=("float16", "bfloat16", "float32"), default="float16")
     p.set_defaults(func=cmd_export_rec)
     p = export.add_parser("det", help="detector checkpoint → ONNX + safetensors + detector.json")

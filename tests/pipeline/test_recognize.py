@@ -100,10 +100,9 @@ def test_no_weights_is_a_clear_error(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """A tiny random model, checkpointed and exported like a real run."""
+def tiny_run(tmp_path_factory):
+    """A tiny random model, checkpointed like a real run."""
     from polyocr.models.recognizer import RecognizerConfig, RecognizerNet as Net
-    from polyocr.train.export import export
     from polyocr.train.loop import save_checkpoint
     from polyocr.train.recipes import TrainConfig
 
@@ -115,10 +114,39 @@ def weights(tmp_path_factory):
     opt = torch.optim.AdamW(model.parameters())
     run = tmp_path_factory.mktemp("run")
     save_checkpoint(run, 1, model, opt, TrainConfig(model=mc), charset, {"position": None})
+    return run
+
+
+@pytest.fixture(scope="module")
+def weights(tiny_run, tmp_path_factory):
+    """The tiny model exported as fp32, without a gate."""
+    from polyocr.train.export import export
+
+    run = tiny_run
     out = tmp_path_factory.mktemp("weights")
-    meta = export(run, out, quantize="none", n_parity=2)
+    meta = export(run, out, quantize="none", n_parity=2, gate_lines=0)
     assert meta["parity"]["fp32"]["text_agreement"] == 1.0
     return out
+
+
+def test_default_export_quantises_convs_and_gates_the_head(tiny_run, tmp_path):
+    """The shipped export path end to end on a tiny model: calibrated int8 convolutions, dynamic
+    int8 matmuls and a blank gate that is used only if it keeps the readings."""
+    import onnx
+
+    from polyocr.train.export import export
+
+    meta = export(tiny_run, tmp_path, n_parity=2, gate_lines=40, gate_check_lines=12, calib_lines=32)
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeMatMul"} <= ops or \
+        {"QuantizeLinear", "DequantizeLinear", "MatMulInteger"} <= ops, sorted(ops)
+    assert meta["onnx"]["quantization"].startswith("convolutions int8 static")
+    gate = meta["blank_gate"]
+    assert gate["fit_lines"] == 40 and 0.0 <= gate["heldout"]["skipped_share"] <= 1.0
+    assert gate["used"] == (gate["heldout_parity"]["text_agreement"] >= 0.97)
+    rec = Recognizer(tmp_path, threads=1)
+    out = rec.recognize([np.full((32, 200), 255, np.uint8)])
+    assert len(out) == 1 and 0.0 <= out[0].confidence <= 1.0
 
 
 def test_recognizer_batches_by_width_and_keeps_order(weights, monkeypatch):

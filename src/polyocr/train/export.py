@@ -4,8 +4,9 @@ What ships (``src/polyocr/weights/`` by default, package data):
 
 * ``model.onnx``: the inference graph (:class:`~polyocr.models.recognizer.RecognizerExport`: per-frame
   best class + its probability), opset 17, dynamic batch and width. By default its MatMul/Gemm
-  weights are int8 (onnxruntime dynamic quantisation): ~2.3× smaller and ~1.6× faster on this CPU
-  (VNNI); the convolutions stay fp32. ``quantize="none"`` ships the fp32 graph. A *blank gate*
+  weights are int8 (onnxruntime dynamic quantisation: ~2.3× smaller and ~1.6× faster on this CPU)
+  and its convolutions int8 static, calibrated on rendered train-font lines (:func:`quantize_convs`,
+  another 1.3×). ``quantize="int8-dynamic"`` keeps fp32 convolutions; ``"none"`` ships the fp32 graph. A *blank gate*
   (:class:`~polyocr.models.recognizer.BlankGate`, fitted here on rendered train-font lines) lets
   frames that are surely blank skip the 12.8K-class head.
 * ``model.safetensors``: the torch weights (fp16 by default, to halve the size; loaded back as fp32)
@@ -42,6 +43,7 @@ from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepa
 __all__ = ["export_onnx", "onnx_session", "parity", "parity_lines", "fit_blank_gate", "export", "resolve_checkpoint"]
 
 OPSET = 17
+CALIB_PERCENTILE = 99.99
 
 
 def export_onnx(model: RecognizerNet, path: str | Path, with_logits: bool = False,
@@ -185,9 +187,52 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 
+QUANTIZE = {
+    "int8": f"convolutions int8 static (QDQ, per channel, percentile {CALIB_PERCENTILE} calibration); "
+            "MatMul/Gemm int8 dynamic",
+    "int8-dynamic": "MatMul/Gemm int8 dynamic; convolutions fp32",
+    "none": "none (fp32)",
+}
+
+
+def quantize_convs(src: Path, dst: Path, lines: Sequence[tuple[np.ndarray, bool, str]], height: int) -> Path:
+    """Static int8 convolutions, calibrated on ``lines`` (train fonts).
+
+    Measured on the v4 weights, one thread: 193 → 259 held-out lines/s, mean NED 0.226 → 0.227.
+    Percentile calibration keeps rare activation outliers from stretching the int8 range (plain
+    min/max cost 0.003 NED, 0.013 on en). The histogram collector needs one tensor shape for every
+    batch, so all calibration batches are padded to the widest line (padded columns are masked).
+    """
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    xs = sorted((prepare_line(img, height, vert) for img, vert, _ in lines), key=lambda a: a.shape[1])
+    width = -(-max(a.shape[1] for a in xs) // 8) * 8
+    feeds = []
+    for i in range(0, len(xs), 16):
+        images, widths = pad_batch(xs[i:i + 16])
+        images = np.pad(images, ((0, 0), (0, 0), (0, 0), (0, width - images.shape[3])))
+        feeds.append({"image": images, "widths": widths})
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter(feeds)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.feeds, None)
+
+    pre = dst.with_suffix(".pre.onnx")
+    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                    calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": CALIB_PERCENTILE})
+    return dst
+
+
 def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dtype: str = "float16",
            n_parity: int = 8, licence: str = "Apache-2.0", gate_lines: int = 400,
-           gate_check_lines: int = 64) -> dict[str, Any]:
+           gate_check_lines: int = 64, calib_lines: int = 256) -> dict[str, Any]:
     """Checkpoint (or run folder) → ``out/{model.onnx, model.safetensors, model.json}``; returns model.json.
 
     ``gate_lines``: train-font lines to fit the blank gate on (0 = no gate). The gated graph ships
@@ -196,8 +241,8 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
     """
     from polyocr.models.recognizer import load_safetensors
 
-    if quantize not in ("int8", "none"):
-        raise ValueError(f"quantize must be int8 or none, not {quantize!r}")
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize must be one of {', '.join(QUANTIZE)}, not {quantize!r}")
     ck = resolve_checkpoint(ckpt)
     state = json.loads((ck / "state.json").read_text(encoding="utf-8"))
     charset = Charset.load()
@@ -222,7 +267,7 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
             gate, fitted = fit_blank_gate(model, fit)
             gated = export_onnx(model, Path(tmp) / "model.gated.onnx", gate=gate)
             agreement = parity(model, gated, held, charset)
-            gate_info = {"fit": fitted, "heldout": gate_check(model, gate, held), "fit_lines": len(fit),
+            gate_info = {"used": False, "fit": fitted, "heldout": gate_check(model, gate, held), "fit_lines": len(fit),
                          "heldout_parity": agreement, "bias": gate.bias, "weight_norm": float(np.linalg.norm(gate.weight))}
             if agreement["text_agreement"] >= 0.97:
                 gate_info["used"] = True
@@ -232,12 +277,18 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
         elif gate_lines:
             gate_info["reason"] = "no fonts to render lines for fitting"
         onnx_final = Path(tmp) / "model.onnx"
-        if quantize == "int8":
+        if quantize in ("int8", "int8-dynamic"):
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             level = logging.getLogger().level
-            logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" advice is for static quantisation
+            logging.getLogger().setLevel(logging.ERROR)  # quantisation's advice lines are not for users
             try:
+                if quantize == "int8":
+                    calib = parity_lines(calib_lines, seed=5150, split="train")
+                    if not calib:
+                        raise RuntimeError("int8 needs rendered lines to calibrate the convolutions (no fonts); "
+                                           "use quantize='int8-dynamic'")
+                    fp32 = quantize_convs(fp32, Path(tmp) / "model.qconv.onnx", calib, model.cfg.height)
                 quantize_dynamic(str(fp32), str(onnx_final), weight_type=QuantType.QInt8,
                                  op_types_to_quantize=["MatMul", "Gemm"])
             finally:
@@ -267,7 +318,7 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
                   "width_stride": model.cfg.width_stride},
         "output": {"order": "visual (left to right); right-to-left lines → logical with polyocr.bidi.to_logical",
                    "decoding": "greedy CTC", "onnx_outputs": ["ids", "probs", "lengths"]},
-        "onnx": {"file": "model.onnx", "opset": OPSET, "quantization": "int8-dynamic (MatMul, Gemm)" if quantize == "int8" else "none",
+        "onnx": {"file": "model.onnx", "opset": OPSET, "quantization": QUANTIZE[quantize],
                  "sha256": sha256_file(out / "model.onnx"), "bytes": (out / "model.onnx").stat().st_size},
         "safetensors": {"file": "model.safetensors", "dtype": weights_dtype, "sha256": sha256_file(out / "model.safetensors"),
                         "bytes": (out / "model.safetensors").stat().st_size},
