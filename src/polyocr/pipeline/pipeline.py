@@ -34,6 +34,7 @@ from PIL import Image
 
 from polyocr.document import Document, Line, Page, Word
 from polyocr.pipeline.detect import DetectedLine, LineDetector, quad_size
+from polyocr.pipeline.fragments import join_fragments
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line
 from polyocr.pipeline.runtime import cpu_session
@@ -66,6 +67,7 @@ class ReadConfig:
     languages: tuple[str, ...] = ()     # hints; empty = any of the eight
     threads: int = 2
     min_confidence: float = 0.35        # lines read with less confidence are dropped (noise, pictures)
+    join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
     weights: str | None = None          # folder with detector/recogniser/order weights (default: packaged)
 
     def __post_init__(self) -> None:
@@ -276,6 +278,8 @@ class Pipeline:
                                    confidence=float(r.line.confidence)))
         t0 = time.perf_counter()
         page_dir = "rtl" if main in ("ar", "he") else "ltr"
+        if self.config.join_fragments:
+            page_lines = join_fragments(page_lines)
         blocks = self.orderer(page_lines, uw, uh, page_dir) if page_lines else []
         t.order = time.perf_counter() - t0
         for b in blocks:
