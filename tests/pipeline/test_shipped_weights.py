@@ -36,16 +36,17 @@ def test_shipped_model_reads_held_out_lines():
     assert float(np.mean(errors)) < 0.45, f"mean CER {np.mean(errors):.3f}"
 
 
-def test_shipped_blank_gate_skips_the_head_without_changing_readings():
-    """The shipped graph's blank gate: measured at export on held-out-font lines (model.json), and
-    checked again here against torch with the full head on other held-out lines."""
+def test_shipped_graph_reads_as_well_as_the_torch_model():
+    """The shipped graph (blank gate, int8 matmuls and convolutions) against the fp32 torch model it
+    came from, on held-out-font lines with their ground truth: the speed-ups may change a character
+    here and there, not the accuracy. The gate's own numbers were measured at export (model.json)."""
     import json
 
     import torch
 
     from polyocr.charset import Charset
-    from polyocr.models.recognizer import load_safetensors
-    from polyocr.train.export import parity, parity_lines
+    from polyocr.models.recognizer import RecognizerExport, load_safetensors
+    from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line, to_gray
 
     meta = json.loads((Path(DEFAULT_WEIGHTS) / "model.json").read_text(encoding="utf-8"))
     gate = meta["blank_gate"]
@@ -53,7 +54,22 @@ def test_shipped_blank_gate_skips_the_head_without_changing_readings():
     assert gate["heldout"]["skipped_share"] > 0.4 and gate["heldout"]["nonblank_skipped"] < 0.002
     torch.set_num_threads(1)
     model, _ = load_safetensors(str(Path(DEFAULT_WEIGHTS) / "model.safetensors"))
-    lines = parity_lines(24, seed=31337)
-    res = parity(model, Path(DEFAULT_WEIGHTS) / "model.onnx", lines, Charset.load(), threads=1)
-    # int8 weights and fp16 safetensors differ slightly anyway; a broken gate would lose characters
-    assert res["frame_id_agreement"] > 0.97 and res["text_agreement"] >= 0.75, res
+    cs = Charset.load()
+    cfg = SynthConfig(seed=777, languages=("en", "ru", "ja", "ar"), split="heldout")
+    res = Resources(cfg)
+    shipped, torch_cer = [], []
+    for i in range(80):
+        try:
+            s = generate_line(cfg, res, i)
+        except Rejected:
+            continue
+        vertical = s.line.writing_mode == "vertical-rl"
+        direction = None if vertical else s.line.direction
+        shipped.append(cer(polyocr.recognize(s.image, direction=direction).text, s.line.text))
+        images, widths = pad_batch([prepare_line(to_gray(s.image), 32, vertical)])
+        with torch.no_grad():
+            ids, probs, lengths = RecognizerExport(model)(torch.from_numpy(images), torch.from_numpy(widths))
+        text = finish_line(cs, *ctc_greedy(ids[0].numpy(), probs[0].numpy(), int(lengths[0])), direction).text
+        torch_cer.append(cer(text, s.line.text))
+    assert len(shipped) > 50
+    assert float(np.mean(shipped)) <= float(np.mean(torch_cer)) + 0.02, (np.mean(shipped), np.mean(torch_cer))

@@ -78,7 +78,8 @@ class Configured:
                        orientation=options.orientation, languages=options.languages)
         if want == base.config:
             return base
-        return Pipeline(want, detector=base.detector, recognizer=base.recognizer, orderer=self._orderer(want.order))
+        return Pipeline(want, detector=base.detector, recognizer=base.recognizer, orderer=self._orderer(want.order),
+                        orientation=base.orientation)
 
     def _orderer(self, method: str) -> Any:
         with self._lock:
