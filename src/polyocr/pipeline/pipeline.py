@@ -22,6 +22,7 @@ image as given.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, replace
@@ -107,14 +108,6 @@ def crop_line(image: np.ndarray, quad: np.ndarray, vertical: bool, margin: float
                                borderMode=cv2.BORDER_REPLICATE)
 
 
-def _point_on(quad: np.ndarray, t: float, s: float) -> np.ndarray:
-    """Point at fraction ``t`` along p0→p1 and ``s`` across p0→p3 of a quad (bilinear)."""
-    p0, p1, p2, p3 = quad
-    top = p0 + (p1 - p0) * t
-    bottom = p3 + (p2 - p3) * t
-    return top + (bottom - top) * s
-
-
 def _words(reading: LineReading, quad: np.ndarray, direction: str, margin: float) -> list[Word]:
     """Words from the display-order characters and their positions; in logical order."""
     from polyocr.bidi import to_logical
@@ -144,16 +137,20 @@ def _words(reading: LineReading, quad: np.ndarray, direction: str, margin: float
     if direction == "rtl":
         tokens.reverse()
     conf = reading.line.char_confidences
+    # all word quads at once: points at t0/t1 along the top (p0→p1) and bottom (p3→p2) edges
+    p0, p1, p2, p3 = np.asarray(quad, dtype=np.float64)
+    ts = np.array([[t0, t1] for _, t0, t1, _ in tokens]).reshape(-1, 2, 1)
+    top, bottom = (p0 + (p1 - p0) * ts).tolist(), (p3 + (p2 - p3) * ts).tolist()
     words: list[Word] = []
     pos = 0
-    for tok, t0, t1, _ in tokens:
+    for k, (tok, _, _, _) in enumerate(tokens):
         at = text.find(tok, pos)
         if at < 0:   # bidi reordering across spaces we cannot map token by token: one word per line
             return [Word(text=text, polygon=[tuple(map(float, p)) for p in quad], confidence=reading.line.confidence)]
         c = conf[at:at + len(tok)]
-        wq = np.stack([_point_on(quad, t0, 0), _point_on(quad, t1, 0), _point_on(quad, t1, 1), _point_on(quad, t0, 1)])
-        words.append(Word(text=tok, polygon=[(float(x), float(y)) for x, y in wq],
-                          confidence=float(np.exp(np.mean(np.log(np.maximum(c, 1e-6))))) if len(c) else 0.0))
+        (a, b), (d, e) = top[k], bottom[k]
+        words.append(Word(text=tok, polygon=[tuple(a), tuple(b), tuple(e), tuple(d)],
+                          confidence=math.exp(sum(math.log(max(x, 1e-6)) for x in c) / len(c)) if len(c) else 0.0))
         pos = at + len(tok)
     return words
 
