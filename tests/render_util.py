@@ -65,3 +65,17 @@ def tiny_lines(n: int = 64, seed: int = 0, alphabet: str = "0123456789ABCDEFGHKL
         out.append((render(text, size=int(rng.integers(22, 34))), text,
                     {"language": "en", "direction": "ltr", "writing_mode": "horizontal-tb"}))
     return out
+
+
+def first_page(cfg: SynthConfig, res: Resources, tries: int = 10):
+    """The first page of ``cfg`` the generator does not reject (some layouts overflow small pages)."""
+    import pytest
+
+    from polyocr.synth.page import Rejected, generate_page
+
+    for i in range(tries):
+        try:
+            return generate_page(cfg, res, i)
+        except Rejected:
+            continue
+    pytest.fail(f"no {'/'.join(cfg.languages)} {'/'.join(cfg.layouts)} page in {tries} tries")

@@ -13,8 +13,10 @@ import torch
 from polyocr.models.orientation import CLASSES, OrientationConfig, OrientationNet, load_safetensors
 from polyocr.pipeline.pipeline import TURNS, GlyphOrientation, Pipeline, ReadConfig
 from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, pad_batch, to_gray
-from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_line, generate_page
+from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_line
 from polyocr.train.orientation import cjk_share, strip_window
+
+from render_util import first_page
 
 torch.set_num_threads(1)
 
@@ -107,13 +109,7 @@ def pipe() -> Pipeline:
 
 def _page(lang: str, layout: str):
     cfg = replace(PAGES, languages=(lang,), layouts=(layout,))
-    res = Resources(cfg)
-    for i in range(10):
-        try:
-            return generate_page(cfg, res, i)
-        except Rejected:
-            continue
-    pytest.fail(f"no {lang} {layout} page")
+    return first_page(cfg, Resources(cfg))
 
 
 def test_horizontal_chinese_page_turned_clockwise_is_turned_back(pipe):

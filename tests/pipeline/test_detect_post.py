@@ -7,9 +7,11 @@ import pytest
 
 from polyocr.eval.detection import match_lines
 from polyocr.pipeline.detect import maps_to_lines
-from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_page
+from polyocr.synth.page import Resources, SynthConfig
 from polyocr.train.det_targets import core_quad, line_quads, make_targets, quad_size
 from polyocr.train.detector import _turn
+
+from render_util import first_page
 
 CFG = SynthConfig(seed=5, width=1240, height=1754, dpi=150, degrade="clean")
 
@@ -20,13 +22,7 @@ def res():
 
 
 def _page(res, lang, layout):
-    cfg = replace(CFG, languages=(lang,), layouts=(layout,))
-    for i in range(8):
-        try:
-            return generate_page(cfg, res, i)
-        except Rejected:
-            continue
-    pytest.fail(f"no {lang} {layout} page")
+    return first_page(replace(CFG, languages=(lang,), layouts=(layout,)), res, tries=8)
 
 
 def _roundtrip(quads, h, w, stride=2, scale=0.5, shrink=0.3):

@@ -9,7 +9,9 @@ import polyocr
 from polyocr.document import validate
 from polyocr.eval.metrics import ned
 from polyocr.pipeline.pipeline import Pipeline, ReadConfig
-from polyocr.synth.page import Rejected, Resources, SynthConfig, generate_page
+from polyocr.synth.page import Resources, SynthConfig
+
+from render_util import first_page
 
 CFG = SynthConfig(seed=21, width=1240, height=1754, dpi=150, degrade="clean", split="heldout")
 
@@ -25,13 +27,7 @@ def pipe():
 
 
 def _page(res, lang, layout):
-    cfg = replace(CFG, languages=(lang,), layouts=(layout,))
-    for i in range(10):
-        try:
-            return generate_page(cfg, res, i)
-        except Rejected:
-            continue
-    pytest.fail(f"no {lang} {layout} page")
+    return first_page(replace(CFG, languages=(lang,), layouts=(layout,)), res, tries=10)
 
 
 def _centre(poly):
