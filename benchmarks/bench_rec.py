@@ -6,7 +6,7 @@ beside Tesseract 5 on the same crops (`--psm 7`, each language's own pack), plus
 
 Prints one table: NED and CER per language (whitespace kept; CJK also without whitespace), the
 share of lines read exactly, and Tesseract's NED on the same lines when asked. Speed is lines/s
-through onnxruntime over all held-out lines (batch 32), after one warm-up pass.
+through onnxruntime over all held-out lines (the recogniser's own width-grouped batches), after one warm-up pass.
 Targets (issue 3): NED <= 0.03 for en, ru, ko, ar, he; <= 0.05 for zh-Hans, zh-Hant, ja;
 >= 200 lines/s.
 """

@@ -127,14 +127,16 @@ def pad_batch(lines: Sequence[np.ndarray], multiple: int = 8) -> tuple[np.ndarra
     return batch, widths
 
 
-def plan_batches(widths: Sequence[int], max_batch: int = 32, max_waste: float = 0.12) -> list[list[int]]:
+def plan_batches(widths: Sequence[int], max_batch: int = 16, max_waste: float = 0.12) -> list[list[int]]:
     """Group line indices into batches of similar width: each batch pads to its widest line.
 
     A page's lines range from a few words to the full measure; 32-line batches cut from the sorted
     list padded 16-41 % of the pixels the model ran on (measured on the bundled samples). The model
     is padding-exact, so batches may have any shape: a batch closes when adding the next
     (narrower) line would leave more than ``max_waste`` of it padding, or at ``max_batch`` lines.
-    onnxruntime's per-call overhead (~1 ms) is far below the padding it saves.
+    onnxruntime's per-call overhead (~1 ms) is far below the padding it saves. 16 rather than 32
+    lines: measured on 16 dense pages, 2 pages at a time, 0.436 vs 0.470 s/page (mean of 4 runs
+    each); smaller batches keep the activations in cache.
     """
     order = sorted(range(len(widths)), key=lambda i: -int(widths[i]))
     batches: list[list[int]] = []
@@ -265,7 +267,7 @@ class Recognizer:
     """
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, threads: int = 2,
-                 batch_size: int = 32, charset: Charset | None = None) -> None:
+                 batch_size: int = 16, charset: Charset | None = None) -> None:
         from polyocr.pipeline.runtime import cpu_session
 
         folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
