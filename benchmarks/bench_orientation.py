@@ -31,25 +31,21 @@ HELDOUT = Path("/work/data/pages-heldout-v1")
 def old_probe(pipe, rgb: np.ndarray, lines: list, n: int = 6) -> int:
     """The recogniser-confidence probe polyocr used before the orientation classifier."""
     from polyocr.pipeline.language import script_of
-    from polyocr.pipeline.pipeline import _middle, crop_line
+    from polyocr.pipeline.pipeline import probe_crops
 
-    vertical = [ln for ln in lines if ln.vertical and ln.length > 2 * ln.thickness]
-    horizontal = [ln for ln in lines if not ln.vertical and ln.length > 2 * ln.thickness]
-    is_vertical = len(vertical) > len(horizontal)
-    group = sorted(vertical if is_vertical else horizontal, key=lambda ln: -ln.length)[:n]
-    if not group:
+    is_vertical, crops = probe_crops(rgb, lines, pipe.margin, n)
+    if not crops:
         return 0
-    crops = [_middle(crop_line(rgb, ln.quad, ln.vertical, pipe.margin), 8.0) for ln in group]
     rec = pipe.recognizer
     if not is_vertical:
         a = rec.recognize(crops, [False] * len(crops))
         b = rec.recognize([np.ascontiguousarray(c[::-1, ::-1]) for c in crops], [False] * len(crops))
         wins = sum(rb.confidence > ra.confidence + 0.05 for ra, rb in zip(a, b))
-        return 2 if wins > len(group) / 2 else 0
+        return 2 if wins > len(crops) / 2 else 0
     ccw = rec.recognize(crops, [True] * len(crops))
     cw = rec.recognize([np.ascontiguousarray(np.rot90(c, -1)) for c in crops], [False] * len(crops))
     wins = sum(rb.confidence > ra.confidence + 0.05 for ra, rb in zip(ccw, cw))
-    if wins > len(group) / 2:
+    if wins > len(crops) / 2:
         return -1
     letters = [script_of(ch) for r in ccw for ch in r.text if script_of(ch)]
     cjk = sum(s in ("han", "kana", "hangul") for s in letters)

@@ -1,13 +1,16 @@
-"""Atomic file writes: a reader (or a crash) sees the old file or the whole new one, never a part."""
+"""Atomic file writes (a reader, or a crash, sees the old file or the whole new one, never a part),
+file hashes, and reading back the JSON-lines logs that training runs write."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_write", "sha256_file"]
+__all__ = ["atomic_write", "sha256_file", "file_record", "run_log"]
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> Path:
@@ -36,3 +39,17 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
     return sha.hexdigest()
+
+
+def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Name, size and sha256 of a shipped file, as the weights' JSON descriptions list them."""
+    path = Path(path)
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def run_log(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """A training run's log.jsonl: every entry, and the last "start" and "end" events ({} if none)."""
+    entries = [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+    start = next((e for e in reversed(entries) if e.get("event") == "start"), {})
+    end = next((e for e in reversed(entries) if e.get("event") == "end"), {})
+    return entries, start, end

@@ -40,7 +40,7 @@ from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line
 from polyocr.pipeline.runtime import cpu_session
 
-__all__ = ["ReadConfig", "Pipeline", "read", "crop_line", "GlyphOrientation", "TURNS"]
+__all__ = ["ReadConfig", "Pipeline", "read", "crop_line", "probe_crops", "GlyphOrientation", "TURNS"]
 
 # np.rot90 k that makes a page upright, by (the probed boxes are vertical, glyph class of their strips).
 # Classes are polyocr.models.orientation.CLASSES: upright, ccw (glyphs turned counter-clockwise, as in
@@ -224,15 +224,10 @@ class Pipeline:
 
     def _probe(self, rgb: np.ndarray, lines: list[DetectedLine], n: int = 6) -> int:
         """Quarter turns (np.rot90 k) that make the page upright, judged on its longest lines."""
-        vertical = [ln for ln in lines if ln.vertical and ln.length > 2 * ln.thickness]
-        horizontal = [ln for ln in lines if not ln.vertical and ln.length > 2 * ln.thickness]
-        is_vertical = len(vertical) > len(horizontal)
-        group = sorted(vertical if is_vertical else horizontal, key=lambda ln: -ln.length)[:n]
-        if not group:
+        is_vertical, crops = probe_crops(rgb, lines, self.margin, n)
+        if not crops:
             return 0
-        # The middle of a line (at most 8 heights) is plenty to see which way its glyphs lie.
-        strips = [prepare_line(_middle(crop_line(rgb, ln.quad, ln.vertical, self.margin), 8.0), vertical=is_vertical)
-                  for ln in group]
+        strips = [prepare_line(c, vertical=is_vertical) for c in crops]
         log_probs = self.orientation(strips)                                  # (n, 4)
         # Summed, floored log-probabilities: a majority vote that confident lines weigh more in, but
         # one confidently wrong line (a sideways Latin run in a column, a logo) cannot outvote the rest.
@@ -309,6 +304,18 @@ class Pipeline:
             pages.append(page)
         name = os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else ""
         return Document(pages=pages, source=name, meta={"engine": "polyocr"})
+
+
+def probe_crops(rgb: np.ndarray, lines: Sequence[DetectedLine], margin: float,
+                n: int = 6) -> tuple[bool, list[np.ndarray]]:
+    """The page's majority box direction (vertical?) and the middles of its ``n`` longest lines of
+    that direction: what orientation is judged on. The middle of a line (at most 8 heights) is
+    plenty to see which way its glyphs lie."""
+    vertical = [ln for ln in lines if ln.vertical and ln.length > 2 * ln.thickness]
+    horizontal = [ln for ln in lines if not ln.vertical and ln.length > 2 * ln.thickness]
+    is_vertical = len(vertical) > len(horizontal)
+    group = sorted(vertical if is_vertical else horizontal, key=lambda ln: -ln.length)[:n]
+    return is_vertical, [_middle(crop_line(rgb, ln.quad, ln.vertical, margin), 8.0) for ln in group]
 
 
 def _middle(crop: np.ndarray, ratio: float) -> np.ndarray:

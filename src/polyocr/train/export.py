@@ -138,8 +138,13 @@ def fit_blank_gate(model: RecognizerNet, lines: Sequence[tuple[np.ndarray, bool,
         thr = float(torch.quantile(nonblank, recall)) if len(nonblank) else float(score.max())
         skipped = score > thr
     gate = BlankGate(tuple(float(v) for v in lin.weight[0].detach()), float(lin.bias[0].detach()) - thr)
-    return gate, {"frames": int(len(y)), "blank_share": float(y.mean()), "skipped_share": float(skipped.float().mean()),
-                  "nonblank_skipped": float((skipped & ~blank).float().sum() / max(1, int((~blank).sum())))}
+    return gate, {**_gate_stats(skipped, blank), "blank_share": float(y.mean())}
+
+
+def _gate_stats(skipped: torch.Tensor, blank: torch.Tensor) -> dict[str, float]:
+    """Frames, the share the gate skips, and the share of non-blank frames it wrongly skips."""
+    return {"frames": int(len(blank)), "skipped_share": float(skipped.float().mean()),
+            "nonblank_skipped": float((skipped & ~blank).float().sum() / max(1, int((~blank).sum())))}
 
 
 def gate_check(model: RecognizerNet, gate: BlankGate, lines: Sequence[tuple[np.ndarray, bool, str]]) -> dict[str, float]:
@@ -147,8 +152,7 @@ def gate_check(model: RecognizerNet, gate: BlankGate, lines: Sequence[tuple[np.n
     x, blank = _frames(model, lines)
     w, b = torch.tensor(gate.weight), torch.tensor(gate.bias)
     skipped = (x @ w + b) > 0
-    return {"frames": int(len(blank)), "skipped_share": float(skipped.float().mean()),
-            "nonblank_skipped": float((skipped & ~blank).float().sum() / max(1, int((~blank).sum())))}
+    return _gate_stats(skipped, blank)
 
 
 def parity(model: RecognizerNet, onnx_path: str | Path, lines: Sequence[tuple[np.ndarray, bool, str]],

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from polyocr.document import Document, Line, Page, polygon_bounds
-from polyocr.fileio import atomic_write, sha256_file
+from polyocr.fileio import atomic_write, file_record, run_log
 from polyocr.pipeline.order import N_FEATURES, chain_decode, line_features, runs_to_paragraphs
 
 __all__ = ["CacheConfig", "cache_pages", "load_pages", "NoiseConfig", "noisy_lines", "PageSample", "page_sample",
@@ -528,8 +528,8 @@ def export_order(weights: str | Path, out: str | Path, pages: Sequence[Page] = (
         "training": {"checkpoint": str(weights.name), "step": meta.get("step"),
                      "heldout_order_acc": meta.get("heldout_order_acc"), **extra},
         "parity": par,
-        "onnx": {"file": onnx_path.name, "bytes": onnx_path.stat().st_size, "sha256": sha256_file(onnx_path), "opset": 17},
-        "safetensors": {"file": st_path.name, "bytes": st_path.stat().st_size, "sha256": sha256_file(st_path),
+        "onnx": {**file_record(onnx_path), "opset": 17},
+        "safetensors": {**file_record(st_path),
                         "dtype": "float16"},
         "licence": "Apache-2.0",
     }
@@ -541,9 +541,7 @@ def _run_record(log: Path) -> dict[str, Any]:
     """The recipe (data, noise, schedule) and outcome of a run, from its log, for order.json."""
     if not log.is_file():
         return {}
-    entries = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines() if x.strip()]
-    start = next((e for e in reversed(entries) if e.get("event") == "start"), {})
-    end = next((e for e in reversed(entries) if e.get("event") == "end"), {})
+    entries, start, end = run_log(log)
     evals = [e for e in entries if "eval_noisy" in e]
     cfg = start.get("config", {})
     return {"recipe": {k: cfg.get(k) for k in ("data", "heldout", "noise", "steps", "minutes", "lr", "pair_budget", "bf16")},

@@ -30,7 +30,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 from PIL import Image
 
-from polyocr.fileio import atomic_write, sha256_file
+from polyocr.fileio import atomic_write, file_record, run_log
 from polyocr.models.orientation import CLASSES, OrientationConfig
 from polyocr.pipeline.language import script_of
 from polyocr.pipeline.recognize import pad_batch, prepare_line
@@ -470,8 +470,8 @@ def export_orientation(weights: str | Path, out: str | Path, strips: Sequence[np
         "output": {"log_probs": "(B, 4) log-probabilities over classes"},
         "training": {"checkpoint": weights.name, "step": meta.get("step"), **extra},
         "parity": par,
-        "onnx": {"file": onnx_path.name, "bytes": onnx_path.stat().st_size, "sha256": sha256_file(onnx_path), "opset": 17},
-        "safetensors": {"file": st_path.name, "bytes": st_path.stat().st_size, "sha256": sha256_file(st_path),
+        "onnx": {**file_record(onnx_path), "opset": 17},
+        "safetensors": {**file_record(st_path),
                         "dtype": "float32"},
         "licence": "Apache-2.0",
     }
@@ -483,9 +483,7 @@ def _run_record(log: Path) -> dict[str, Any]:
     """The recipe and outcome of a run, from its log, for orientation.json."""
     if not log.is_file():
         return {}
-    entries = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines() if x.strip()]
-    start = next((e for e in reversed(entries) if e.get("event") == "start"), {})
-    end = next((e for e in reversed(entries) if e.get("event") == "end"), {})
+    _, start, end = run_log(log)
     cfg = start.get("config", {})
     return {"recipe": {k: cfg.get(k) for k in ("shards", "max_shards", "heldout", "heldout_vertical", "steps", "minutes", "batch_size", "lr",
                                                "vertical_share", "min_cjk", "max_heights", "full_share", "margins", "invert",
