@@ -32,12 +32,14 @@ independent of padding: any width, batched with anything.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from polyocr.configs import config_kwargs
 
 __all__ = ["CLASSES", "OrientationConfig", "OrientationNet", "save_safetensors", "load_safetensors"]
 
@@ -57,11 +59,7 @@ class OrientationConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "OrientationConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown OrientationConfig fields {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return cls(**config_kwargs(cls, d))
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int) -> nn.Sequential:

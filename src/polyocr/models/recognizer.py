@@ -43,12 +43,14 @@ crops rarely need (CJK at 32 px keeps ~26 px per character).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from polyocr.configs import config_kwargs
 
 __all__ = ["RecognizerConfig", "RecognizerNet", "RecognizerExport", "BlankGate", "frame_lengths", "save_safetensors", "load_safetensors"]
 
@@ -86,11 +88,7 @@ class RecognizerConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RecognizerConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown RecognizerConfig fields {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return cls(**config_kwargs(cls, d))
 
 
 def frame_lengths(widths: torch.Tensor, n_halvings: int) -> torch.Tensor:

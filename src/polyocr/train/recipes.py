@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from polyocr.configs import config_kwargs
 from polyocr.languages import LANGUAGES
 from polyocr.models.recognizer import RecognizerConfig
 
@@ -75,11 +76,7 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         d = dict(d)
         model = RecognizerConfig.from_dict(d.pop("model", {}))
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
-        return cls(model=model, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return cls(model=model, **config_kwargs(cls, d))
 
     def weights_by_language(self) -> dict[str, float]:
         w = self.language_weights or (1.0,) * len(self.languages)
