@@ -69,6 +69,9 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path):
     (["synth", "pages", "--out", "x", "--count", "2", "--font-dir", "/nonexistent"], "not a folder"),
     (["synth", "pages", "--out", "x", "--count", "2", "--layouts", "poster"], "unknown layout"),
     (["synth", "pages", "--out", "x", "--count", "2", "--shared", "/nonexistent"], "no data/ inside"),
+    (["train", "score", "--weights", "/nonexistent.safetensors", "--data", ".", "--out", "s.jsonl"], "not found"),
+    (["train", "rec", "--out", "r", "--set", "curation=best"], "unknown curation"),
+    (["train", "rec", "--out", "r", "--set", "curation=filter"], "needs scores="),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):
     r = subprocess.run([*POLYOCR, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)

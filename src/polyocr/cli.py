@@ -172,11 +172,30 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
         cfg = apply_overrides(cfg, sets)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    from polyocr.train.curate import POLICIES
+
+    if cfg.curation not in POLICIES:
+        raise UsageError(f"unknown curation {cfg.curation!r}; known: {', '.join(POLICIES)}")
+    if cfg.curation != "none" and not Path(cfg.scores).is_file():
+        raise UsageError(f"curation={cfg.curation} needs scores=<file from `polyocr train score`>; "
+                         f"{cfg.scores or 'none given'} is not a file")
     out = Path(args.out)
     if not args.resume and (out / "checkpoints" / "latest").exists():
         raise UsageError(f"{out} already holds a run; add --resume to continue it or choose another --out")
     result = train(cfg, out, resume=args.resume, echo=None if args.quiet else print)
     print(json.dumps({"step": result["step"], **({"eval": result["metrics"].get("mean")} if result["metrics"] else {})}))
+    return 0
+
+
+def cmd_train_score(args: argparse.Namespace) -> int:
+    from polyocr.train.curate import score_shards
+
+    shards = [d for item in args.data for d in item.split(",") if d]
+    for d in (*shards, args.weights):
+        if not Path(d).exists():
+            raise UsageError(f"{d} not found")
+    n = score_shards(args.weights, shards, args.out, limit_per_shard=args.limit, threads=args.threads)
+    print(json.dumps({"lines": n, "out": str(args.out)}))
     return 0
 
 
@@ -428,6 +447,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_rec)
+
+    p = train.add_parser("score", help="score line shards with a recogniser, for data curation "
+                                       "(then train rec --set scores=FILE --set curation=filter|loss)")
+    p.add_argument("--weights", required=True, help="a recogniser model.safetensors (e.g. a checkpoint's)")
+    p.add_argument("--data", action="append", required=True, help="line shards (folders or .tar), comma-separated or repeated")
+    p.add_argument("--out", required=True, help="scores file (JSON lines: key, language, loss per char, NED)")
+    p.add_argument("--limit", type=int, default=0, help="score at most N lines per shard (0 = all)")
+    p.add_argument("--threads", type=_positive, default=1)
+    p.set_defaults(func=cmd_train_score)
 
     p = train.add_parser("det", help="the text-line detector, on `polyocr synth pages` shards")
     p.add_argument("--out", required=True, help="run folder: log.jsonl, checkpoints/")

@@ -34,7 +34,7 @@ def data(tmp_path_factory):
 
 def _accuracy(model: RecognizerNet, lines) -> float:
     images, widths = pad_batch([prepare_line(img) for img, _, _ in lines])
-    preds = decode_batch(model.eval(), images, widths, Charset.load(), ["ltr"] * len(lines))
+    preds = [r.text for r in decode_batch(model.eval(), images, widths, Charset.load(), ["ltr"] * len(lines))]
     return float(np.mean([p == t for p, (_, t, _) in zip(preds, lines)]))
 
 

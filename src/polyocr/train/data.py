@@ -12,7 +12,9 @@ Sources (each yields :class:`LineSample`, each can report and restore its positi
 
 :class:`Mixture` draws the source of sample ``n`` from ``rng(seed, n)`` at set ratios. Per-language
 weights apply to the generator (its own language draw) and to shards (a sample of language ``l`` is
-kept with probability ``w_l / max w``, decided by a hash of its position, so no RNG state).
+kept with probability ``w_l / max w``, decided by a hash of its position, so no RNG state). Shards
+also take per-line weights (data curation, :mod:`polyocr.train.curate`): line ``k`` is kept with
+probability ``w_k / max w``, by a second hash of its position.
 
 :class:`Batcher` turns the stream into batches: it takes a *pool* of ``pool_batches × batch_size``
 samples, sorts it by width (little padding), cuts it into batches and shuffles their order. What
@@ -48,7 +50,7 @@ from polyocr.pipeline.recognize import is_vertical, pad_batch, prepare_line, to_
 
 __all__ = ["LineSample", "LineItem", "SynthSource", "ShardSource", "RealSource", "Mixture", "Batch", "Batcher",
            "PrefetchBatches", "read_page_xml", "read_alto", "read_line_folder", "scan_real", "heldout_set",
-           "ctc_frames_needed"]
+           "ctc_frames_needed", "tar_samples", "read_shard_sample", "sample_key"]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -112,7 +114,7 @@ class SynthSource:
                               direction=s.line.direction, vertical=s.line.writing_mode == "vertical-rl")
 
 
-def _tar_samples(path: Path) -> list[dict[str, tarfile.TarInfo]]:
+def tar_samples(path: Path) -> list[dict[str, tarfile.TarInfo]]:
     """Members of a WebDataset tar grouped by key, in file order."""
     groups: OrderedDict[str, dict[str, tarfile.TarInfo]] = OrderedDict()
     with tarfile.open(path, "r:") as tf:
@@ -125,11 +127,39 @@ def _tar_samples(path: Path) -> list[dict[str, tarfile.TarInfo]]:
     return [g for g in groups.values() if "txt" in g and any(e in g for e in ("jpg", "jpeg", "png"))]
 
 
+def sample_key(path: Path, group: dict[str, tarfile.TarInfo]) -> str:
+    """``<shard stem>/<sample key>``: names one line across a dataset (scores, curation weights)."""
+    return f"{Path(path).stem}/{group['txt'].name.rsplit('/', 1)[-1].partition('.')[0]}"
+
+
+def _member(fh: Any, info: tarfile.TarInfo) -> bytes:
+    fh.seek(info.offset_data)
+    return fh.read(info.size)
+
+
+def shard_language(fh: Any, group: dict[str, tarfile.TarInfo]) -> tuple[str, dict[str, Any]]:
+    meta = json.loads(_member(fh, group["json"])) if "json" in group else {}
+    return meta.get("language", "und"), meta
+
+
+def read_shard_sample(fh: Any, group: dict[str, tarfile.TarInfo], meta: dict[str, Any] | None = None) -> LineSample:
+    """One line of an open shard file (``meta``: its already-parsed json, when the caller has it)."""
+    if meta is None:
+        _, meta = shard_language(fh, group)
+    text = _member(fh, group["txt"]).decode("utf-8")
+    img_info = next(group[e] for e in ("jpg", "jpeg", "png") if e in group)
+    image = np.asarray(Image.open(io.BytesIO(_member(fh, img_info))).convert("L"))
+    vertical = meta["writing_mode"] == "vertical-rl" if "writing_mode" in meta else is_vertical(image.shape)
+    return LineSample(image=image, text=text, language=meta.get("language", "und"),
+                      direction=meta.get("direction") or _direction_of(text), vertical=vertical)
+
+
 class ShardSource:
     """WebDataset-style line shards; epoch ``e`` visits the shards in ``rng(seed, e)`` order."""
 
     def __init__(self, paths: Sequence[str | Path], seed: int = 0,
-                 language_weights: dict[str, float] | None = None) -> None:
+                 language_weights: dict[str, float] | None = None,
+                 sample_weights: dict[str, float] | None = None) -> None:
         files: list[Path] = []
         for p in map(Path, paths):
             if p.is_dir():
@@ -144,10 +174,14 @@ class ShardSource:
         self.seed = seed
         self.weights = language_weights or {}
         self._wmax = max(self.weights.values()) if self.weights else 1.0
+        self.sample_weights = sample_weights or {}  # sample_key → weight; lines not listed weigh 1
+        self._swmax = max([1.0, *self.sample_weights.values()])
         self.epoch, self.shard, self.item = 0, 0, 0
         self._open: tuple[int, int, list[dict[str, tarfile.TarInfo]]] | None = None
         self._fh: Any = None
+        self._path = self.files[0]
         self.skipped_language = 0
+        self.skipped_curation = 0
 
     def state(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "shard": self.shard, "item": self.item}
@@ -169,12 +203,9 @@ class ShardSource:
             if self._fh is not None:
                 self._fh.close()
             self._fh = open(path, "rb")
-            self._open = (self.epoch, self.shard, _tar_samples(path))
+            self._path = path
+            self._open = (self.epoch, self.shard, tar_samples(path))
         return self._open[2]
-
-    def _read(self, info: tarfile.TarInfo) -> bytes:
-        self._fh.seek(info.offset_data)
-        return self._fh.read(info.size)
 
     def next(self) -> LineSample:
         while True:
@@ -189,17 +220,16 @@ class ShardSource:
             pos = (self.epoch, self.shard, self.item)
             group = members[self.item]
             self.item += 1
-            meta = json.loads(self._read(group["json"])) if "json" in group else {}
-            lang = meta.get("language", "und")
+            lang, meta = shard_language(self._fh, group)
             if self.weights and _hash_unit(self.seed, *pos) >= self.weights.get(lang, 0.0) / self._wmax:
                 self.skipped_language += 1
                 continue
-            text = self._read(group["txt"]).decode("utf-8")
-            img_info = next(group[e] for e in ("jpg", "jpeg", "png") if e in group)
-            image = np.asarray(Image.open(io.BytesIO(self._read(img_info))).convert("L"))
-            vertical = meta["writing_mode"] == "vertical-rl" if "writing_mode" in meta else is_vertical(image.shape)
-            return LineSample(image=image, text=text, language=lang,
-                              direction=meta.get("direction") or _direction_of(text), vertical=vertical)
+            if self.sample_weights:
+                key = sample_key(self._path, group)
+                if _hash_unit(self.seed, *pos, "curate") >= self.sample_weights.get(key, 1.0) / self._swmax:
+                    self.skipped_curation += 1
+                    continue
+            return read_shard_sample(self._fh, group, meta)
 
 
 @dataclass(frozen=True)
@@ -587,6 +617,6 @@ def heldout_set(cache_dir: str | Path, languages: Sequence[str], per_language: i
                     i += 1
             tmp.replace(path)
         src = ShardSource([path])
-        out[lang] = [src.next() for _ in range(len(_tar_samples(path)))]
+        out[lang] = [src.next() for _ in range(len(tar_samples(path)))]
         src.close()
     return out

@@ -37,12 +37,12 @@ import torch.nn.functional as F
 from polyocr.charset import Charset
 from polyocr.eval.metrics import edit_distance
 from polyocr.models.recognizer import RecognizerNet, load_safetensors, save_safetensors
-from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
+from polyocr.pipeline.recognize import RecognizedLine, ctc_greedy, finish_line, pad_batch, prepare_line
 from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, PrefetchBatches, RealSource, ShardSource,
                                 SynthSource, heldout_set)
 from polyocr.train.recipes import TrainConfig
 
-__all__ = ["train", "lr_at", "make_batcher", "BatcherFactory", "evaluate", "edit_distance",
+__all__ = ["train", "lr_at", "make_batcher", "BatcherFactory", "evaluate", "read_samples", "line_ned", "edit_distance",
            "save_checkpoint", "load_checkpoint", "latest_checkpoint"]
 
 
@@ -62,7 +62,8 @@ def make_batcher(cfg: TrainConfig, charset: Charset | None = None) -> Batcher:
         ratios.append(cfg.synth_ratio)
     if cfg.shards and cfg.shards_ratio > 0:
         weights = cfg.weights_by_language() if cfg.language_weights else None
-        sources.append(ShardSource(cfg.shards, seed=cfg.seed, language_weights=weights))
+        sources.append(ShardSource(cfg.shards, seed=cfg.seed, language_weights=weights,
+                                   sample_weights=_curation(cfg)))
         ratios.append(cfg.shards_ratio)
     if cfg.real and cfg.real_ratio > 0:
         sources.append(RealSource(cfg.real, seed=cfg.seed))
@@ -72,6 +73,17 @@ def make_batcher(cfg: TrainConfig, charset: Charset | None = None) -> Batcher:
     return Batcher(Mixture(sources, ratios, seed=cfg.seed), charset, batch_size=cfg.batch_size,
                    pool_batches=cfg.pool_batches, height=cfg.model.height, max_width=cfg.max_width,
                    seed=cfg.seed, augment=cfg.augment, width_stride=cfg.model.width_stride)
+
+
+def _curation(cfg: TrainConfig) -> dict[str, float] | None:
+    if cfg.curation == "none":
+        return None
+    from polyocr.train.curate import curation_weights, load_scores
+
+    if not cfg.scores:
+        raise ValueError(f"curation={cfg.curation!r} needs line scores: set scores=<file from `polyocr train score`>")
+    return curation_weights(load_scores(cfg.scores), cfg.curation, cfg.curation_drop, cfg.curation_power,
+                            cfg.curation_clip)
 
 
 class BatcherFactory:
@@ -98,16 +110,40 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 @torch.no_grad()
 def decode_batch(model: RecognizerNet, images: np.ndarray, widths: np.ndarray, charset: Charset,
-                 directions: list[str | None], bf16: bool = False) -> list[str]:
-    """Greedy CTC decode of one padded batch with the torch model (logical-order strings)."""
+                 directions: list[str | None], bf16: bool = False) -> list[RecognizedLine]:
+    """Greedy CTC decode of one padded batch with the torch model (logical order, with confidences)."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         logits, lengths = model(torch.from_numpy(images), torch.from_numpy(widths))
     probs, ids = logits.float().softmax(-1).max(-1)                         # (B, T) each
     out = []
     for k in range(len(directions)):
         chars, conf, mean = ctc_greedy(ids[k].numpy(), probs[k].numpy(), int(lengths[k]))
-        out.append(finish_line(charset, chars, conf, mean, directions[k]).text)
+        out.append(finish_line(charset, chars, conf, mean, directions[k]))
     return out
+
+
+def read_samples(model: RecognizerNet, samples: list[LineSample], charset: Charset,
+                 directions: list[str | None] | None = None, bf16: bool = True, max_width: int = 1600,
+                 batch_size: int = 32) -> list[RecognizedLine]:
+    """Read lines with the torch model in width-sorted batches; ``directions`` default to the samples' own
+    (None lets the decoder infer it, as when the language is unknown)."""
+    if directions is None:
+        directions = [None if s.vertical else s.direction for s in samples]
+    xs = [prepare_line(s.image, model.cfg.height, s.vertical, max_width) for s in samples]
+    order = sorted(range(len(xs)), key=lambda i: xs[i].shape[1])
+    out: list[RecognizedLine | None] = [None] * len(xs)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        images, widths = pad_batch([xs[i] for i in idx])
+        for i, line in zip(idx, decode_batch(model, images, widths, charset, [directions[i] for i in idx], bf16)):
+            out[i] = line
+    return out  # type: ignore[return-value]
+
+
+def line_ned(ref: str, hyp: str) -> float:
+    """Normalised edit distance of one line, whitespace runs collapsed on both sides."""
+    ref, hyp = " ".join(ref.split()), " ".join(hyp.split())
+    return edit_distance(ref, hyp) / max(len(ref), len(hyp), 1)
 
 
 def evaluate(model: RecognizerNet, sets: dict[str, list[LineSample]], charset: Charset, cfg: TrainConfig,
@@ -117,19 +153,12 @@ def evaluate(model: RecognizerNet, sets: dict[str, list[LineSample]], charset: C
     model.eval()
     results: dict[str, dict[str, float]] = {}
     for lang, samples in sets.items():
-        xs = [prepare_line(s.image, cfg.model.height, s.vertical, cfg.max_width) for s in samples]
-        order = sorted(range(len(xs)), key=lambda i: xs[i].shape[1])
-        preds: dict[int, str] = {}
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            images, widths = pad_batch([xs[i] for i in idx])
-            dirs = [None if samples[i].vertical else samples[i].direction for i in idx]
-            for i, text in zip(idx, decode_batch(model, images, widths, charset, dirs, cfg.bf16)):
-                preds[i] = text
+        preds = [r.text for r in read_samples(model, samples, charset, bf16=cfg.bf16, max_width=cfg.max_width,
+                                              batch_size=batch_size)]
         errors = chars = exact = 0
         ned = 0.0
-        for i, s in enumerate(samples):
-            ref, hyp = " ".join(s.text.split()), preds[i]
+        for s, hyp in zip(samples, preds):
+            ref = " ".join(s.text.split())
             d = edit_distance(ref, hyp)
             errors += d
             chars += len(ref)

@@ -46,6 +46,12 @@ class TrainConfig:
     augment: bool = True
     workers: int = 0                            # 0: data in the training process; 1: one child process
     init: str = ""                              # start from these weights (model.safetensors), e.g. unified → ja
+    # -- data curation (polyocr.train.curate) ----------------------------------------------------------
+    scores: str = ""                            # line scores of the shards (`polyocr train score`)
+    curation: str = "none"                      # none | filter (drop the worst-read lines) | loss (reweight)
+    curation_drop: float = 0.05                 # filter: share dropped per language
+    curation_power: float = 0.5                 # loss: weight ∝ (loss / median) ** power ...
+    curation_clip: float = 4.0                  # ... clipped to [1/clip, clip]
     # -- optimisation ----------------------------------------------------------------------------
     steps: int = 100_000
     lr: float = 1e-3

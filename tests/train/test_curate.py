@@ -1,0 +1,91 @@
+"""Data curation: the shipped recogniser scores real rendered lines; mislabelled ones are dropped or upweighted."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from polyocr.train.curate import curation_weights, load_scores, score_shards
+from polyocr.train.data import ShardSource
+from polyocr.train.loop import make_batcher
+from polyocr.train.recipes import TrainConfig
+from render_util import tiny_lines, write_shard
+
+torch.set_num_threads(1)
+WEIGHTS = Path(str(resources.files("polyocr") / "weights")) / "model.safetensors"
+BROKEN = (3, 11, 20, 31)  # lines whose label is replaced by another string
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    root = tmp_path_factory.mktemp("curate")
+    lines = tiny_lines(40, seed=4)
+    wrong = tiny_lines(len(BROKEN), seed=99)
+    for i, (_, text, _) in zip(BROKEN, wrong):
+        img, _, meta = lines[i]
+        lines[i] = (img, text, meta)
+    shard = write_shard(root / "shard-00007.tar", lines)
+    n = score_shards(WEIGHTS, [shard], root / "scores.jsonl")
+    return shard, lines, load_scores(root / "scores.jsonl"), n
+
+
+def test_scores_rank_mislabelled_lines_worst(scored):
+    _, lines, scores, n = scored
+    assert n == len(scores) == len(lines)
+    assert scores[0].key.startswith("shard-00007/")
+    by_index = {int(s.key.split("/")[1]): s for s in scores}
+    worst = sorted(by_index, key=lambda i: -by_index[i].loss)[:len(BROKEN)]
+    assert sorted(worst) == list(BROKEN)
+    assert min(by_index[i].ned for i in BROKEN) > 0.5
+    assert np.median([by_index[i].ned for i in by_index if i not in BROKEN]) < 0.2  # the model reads the rest
+
+
+def test_filter_drops_the_worst_share_per_language(scored):
+    _, _, scores, _ = scored
+    w = curation_weights(scores, "filter", drop=0.1)
+    dropped = sorted(int(k.split("/")[1]) for k, v in w.items() if v == 0.0)
+    assert dropped == list(BROKEN)
+    assert set(w.values()) == {0.0, 1.0}
+
+
+def test_loss_weights_favour_hard_lines_keep_mean_and_clip(scored):
+    _, _, scores, _ = scored
+    w = curation_weights(scores, "loss", power=0.5, clip=4.0)
+    v = np.asarray(list(w.values()))
+    assert abs(v.mean() - 1.0) < 1e-9
+    top = {int(k.split("/")[1]) for k, _ in sorted(w.items(), key=lambda kv: -kv[1])[:len(BROKEN)]}
+    assert top == set(BROKEN)
+    assert v.max() / v.min() <= 16.0 + 1e-9                 # clipped to [1/4, 4] before the rescale
+    assert curation_weights(scores, "none") == {}
+    with pytest.raises(ValueError, match="unknown curation"):
+        curation_weights(scores, "best")
+
+
+def test_shard_source_never_yields_dropped_lines(scored):
+    shard, lines, scores, _ = scored
+    src = ShardSource([shard], seed=0, sample_weights=curation_weights(scores, "filter", drop=0.1))
+    seen = [src.next().text for _ in range(2 * (len(lines) - len(BROKEN)))]   # two epochs
+    broken = {lines[i][1] for i in BROKEN}
+    assert not broken & set(seen)
+    assert src.skipped_curation == 2 * len(BROKEN)
+
+
+def test_shard_source_samples_in_proportion_to_weight(scored):
+    shard, lines, scores, _ = scored
+    weights = {s.key: (2.0 if int(s.key.split("/")[1]) % 2 else 0.5) for s in scores}
+    src = ShardSource([shard], seed=3, sample_weights=weights)
+    texts = [src.next().text for _ in range(1500)]
+    heavy = sum(t in {lines[i][1] for i in range(1, 40, 2)} for t in texts)
+    ratio = heavy / (len(texts) - heavy)
+    assert 3.2 < ratio < 5.0, ratio                          # 2.0 / 0.5 = 4
+
+
+def test_curation_config_needs_scores(scored, tmp_path):
+    shard, _, _, _ = scored
+    cfg = TrainConfig(synth_ratio=0, shards=(str(shard),), curation="filter")
+    with pytest.raises(ValueError, match="needs line scores"):
+        make_batcher(cfg)
