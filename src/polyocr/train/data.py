@@ -47,6 +47,7 @@ from PIL import Image
 from polyocr.bidi import rtl_share, to_visual
 from polyocr.charset import Charset
 from polyocr.pipeline.recognize import is_vertical, pad_batch, prepare_line, to_gray
+from polyocr.train.augment import augment_line
 
 __all__ = ["LineSample", "LineItem", "SynthSource", "ShardSource", "RealSource", "Mixture", "Batch", "Batcher",
            "PrefetchBatches", "read_page_xml", "read_alto", "read_line_folder", "scan_real", "heldout_set",
@@ -483,7 +484,7 @@ class Batcher:
 
     def __init__(self, mixture: Mixture, charset: Charset, batch_size: int = 32, pool_batches: int = 20,
                  height: int = 32, max_width: int = 1600, seed: int = 0, augment: bool = True,
-                 width_stride: int = 4) -> None:
+                 width_stride: int = 4, augment_strength: float = 0.0) -> None:
         self.mixture = mixture
         self.charset = charset
         self.batch_size = batch_size
@@ -492,6 +493,7 @@ class Batcher:
         self.max_width = max_width
         self.seed = seed
         self.augment = augment
+        self.augment_strength = augment_strength
         self.stride = width_stride
         self.stats: Counter = Counter()
 
@@ -503,9 +505,12 @@ class Batcher:
         if not ids:
             self.stats["empty_target"] += 1
             return None
-        # Light augmentation only (the generator already degrades): the aspect ratio varies ±15 %.
-        aspect = float(_rng(self.seed, n, "aug").uniform(0.85, 1.15)) if self.augment else 1.0
-        x = prepare_line(s.image, self.height, vertical=s.vertical, max_width=self.max_width, aspect=aspect)
+        # The generator already degrades; on top, the aspect ratio varies ±15 % and, when asked, stroke
+        # weight, slant, blur and noise (polyocr.train.augment), drawn per sample position.
+        rng = _rng(self.seed, n, "aug")
+        aspect = float(rng.uniform(0.85, 1.15)) if self.augment else 1.0
+        image = augment_line(to_gray(s.image), rng, self.augment_strength, s.vertical) if self.augment_strength else s.image
+        x = prepare_line(image, self.height, vertical=s.vertical, max_width=self.max_width, aspect=aspect)
         if -(-x.shape[1] // self.stride) < ctc_frames_needed(ids):
             self.stats["too_long"] += 1
             return None

@@ -72,7 +72,8 @@ def make_batcher(cfg: TrainConfig, charset: Charset | None = None) -> Batcher:
         raise ValueError("no training data: set synth_ratio > 0, or give shards / real folders with a ratio > 0")
     return Batcher(Mixture(sources, ratios, seed=cfg.seed), charset, batch_size=cfg.batch_size,
                    pool_batches=cfg.pool_batches, height=cfg.model.height, max_width=cfg.max_width,
-                   seed=cfg.seed, augment=cfg.augment, width_stride=cfg.model.width_stride)
+                   seed=cfg.seed, augment=cfg.augment, width_stride=cfg.model.width_stride,
+                   augment_strength=cfg.augment_strength)
 
 
 def _curation(cfg: TrainConfig) -> dict[str, float] | None:

@@ -43,7 +43,8 @@ class TrainConfig:
     batch_size: int = 32
     pool_batches: int = 20                      # batches sorted by width together (padding control)
     max_width: int = 1600
-    augment: bool = True
+    augment: bool = True                        # width jitter ±15 %
+    augment_strength: float = 0.0               # stroke weight, slant, blur, noise (polyocr.train.augment); 0 = off
     workers: int = 0                            # 0: data in the training process; 1: one child process
     init: str = ""                              # start from these weights (model.safetensors), e.g. unified → ja
     # -- data curation (polyocr.train.curate) ----------------------------------------------------------

@@ -1,0 +1,59 @@
+"""Training-time jitter: reproducible per draw, keeps the text legible to the shipped recogniser."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from polyocr.charset import Charset
+from polyocr.models.recognizer import load_safetensors
+from polyocr.train.augment import augment_line
+from polyocr.train.data import LineSample
+from polyocr.train.loop import line_ned, read_samples
+from render_util import render, tiny_lines
+
+torch.set_num_threads(1)
+
+
+def test_same_draw_same_pixels_and_off_is_identity():
+    img = render("Stroke weight 42", size=30)
+    a = augment_line(img, np.random.default_rng(5), 1.0)
+    b = augment_line(img, np.random.default_rng(5), 1.0)
+    assert np.array_equal(a, b) and a.dtype == np.uint8 and a.shape[0] == img.shape[0]
+    assert augment_line(img, np.random.default_rng(5), 0.0) is img
+    outs = {augment_line(img, np.random.default_rng(s), 1.0).tobytes() for s in range(12)}
+    assert len(outs) >= 10                                     # draws differ
+
+
+def test_vertical_columns_are_never_sheared():
+    col = np.ascontiguousarray(np.rot90(render("縦書き", "ja", size=30)))
+    for s in range(30):
+        assert augment_line(col, np.random.default_rng(s), 1.0, vertical=True).shape == col.shape
+
+
+def test_stroke_weight_moves_ink_both_ways():
+    img = render("Heavy and light", size=30)
+    ink = (img < 128).mean()
+    k = np.ones((2, 2), np.uint8)
+    assert (cv2.erode(img, k) < 128).mean() > 1.2 * ink > 1.2 * (cv2.dilate(img, k) < 128).mean()
+    shares = [(augment_line(img, np.random.default_rng(s), 1.0) < 128).mean() for s in range(60)]
+    assert min(shares) < 0.9 * ink and max(shares) > 1.1 * ink
+
+
+def test_jittered_lines_stay_legible_to_the_shipped_model():
+    """Measured with recogniser v5: NED 0.039 clean, 0.101 at strength 0.6, 0.134 at 1 (40 lines, one face)."""
+    weights = Path(str(resources.files("polyocr") / "weights")) / "model.safetensors"
+    cs = Charset.load()
+    model, _ = load_safetensors(str(weights), cs.sha256)
+    lines = tiny_lines(40, seed=8)
+    clean = [LineSample(img, text, "en", "ltr") for img, text, _ in lines]
+    jittered = [LineSample(augment_line(img, np.random.default_rng(i), 1.0), text, "en", "ltr")
+                for i, (img, text, _) in enumerate(lines)]
+    ned_clean = np.mean([line_ned(s.text, r.text) for s, r in zip(clean, read_samples(model.eval(), clean, cs))])
+    ned_jit = np.mean([line_ned(s.text, r.text) for s, r in zip(jittered, read_samples(model, jittered, cs))])
+    assert ned_clean < 0.08 and ned_jit < 0.3, (ned_clean, ned_jit)
+    assert ned_jit > ned_clean                                  # ...but harder than the clean crops
