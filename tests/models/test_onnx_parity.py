@@ -86,3 +86,36 @@ def test_gated_graph_runs_the_head_only_where_the_gate_allows(model, lines, tmp_
             assert (ids == 0).all() and np.allclose(probs, 1.0)
         else:
             assert (ids == ids_p).all()
+
+
+def test_alternatives_are_the_k_best_classes_gated_or_not(model, lines, tmp_path):
+    """alt_ids/alt_probs: the K best classes per frame, best first, the first equal to ids/probs;
+    frames the gate skips list blank first at the gate's probability and nothing after it."""
+    from polyocr.models.recognizer import BlankGate
+
+    images, widths = pad_batch([prepare_line(img, 32, vert) for img, vert, _ in lines])
+    with torch.no_grad():
+        logits, _ = model(torch.from_numpy(images), torch.from_numpy(widths))
+        feats, _ = model.encode(torch.from_numpy(images), torch.from_numpy(widths))
+    soft = logits.softmax(-1)
+    top_p = soft.topk(4, dim=-1).values
+    sess = onnx_session(export_onnx(model, tmp_path / "alt.onnx", alternatives=4), threads=1)
+    names = [o.name for o in sess.get_outputs()]
+    assert names == ["ids", "probs", "lengths", "alt_ids", "alt_probs"]
+    ids, probs, lengths, alt_ids, alt_probs = sess.run(None, {"image": images, "widths": widths})
+    assert alt_ids.shape == (len(lines), ids.shape[1], 4)
+    assert (alt_ids[..., 0] == ids).all() and np.allclose(alt_probs[..., 0], probs, atol=1e-6)
+    # random weights make near-ties common, so compare probabilities: the K best values, and each
+    # listed class's own torch probability (ids may swap between equal-probability classes)
+    assert np.abs(alt_probs - top_p.numpy()).max() < 1e-3
+    assert np.abs(np.take_along_axis(soft.numpy(), alt_ids, -1) - alt_probs).max() < 1e-3
+    assert (np.diff(alt_probs, axis=-1) <= 1e-6).all()
+    w = np.random.default_rng(1).standard_normal(model.cfg.head_dim)
+    score = feats.numpy() @ w
+    gate = BlankGate(tuple(w.tolist()), -float(np.median(score)))
+    g = onnx_session(export_onnx(model, tmp_path / "galt.onnx", gate=gate, alternatives=4), threads=1)
+    gids, gprobs, _, galt_ids, galt_probs = g.run(None, {"image": images, "widths": widths})
+    skip = score + gate.bias > 0
+    assert (galt_ids[skip] == 0).all() and (galt_probs[skip][:, 1:] == 0).all()
+    assert np.allclose(galt_probs[skip][:, 0], gprobs[skip])
+    assert np.abs(galt_probs[~skip] - alt_probs[~skip]).max() < 1e-3

@@ -277,15 +277,21 @@ class RecognizerExport(nn.Module):
 
     Copying (B, T, n_classes) logits out of onnxruntime would cost more than the model itself
     (32 lines × 60 frames × 12.8K floats ≈ 100 MB per batch); greedy CTC needs only the argmax and
-    the confidence its max probability. ``with_logits`` adds the raw logits for parity tests.
-    With a ``gate``, frames it calls blank get id 0 and probability sigmoid(score) (its estimate of
-    P(blank)) without running the head; the others get the head's exact answer.
+    the confidence its max probability. ``alternatives=K`` adds each frame's K best classes and their
+    probabilities (``alt_ids``, ``alt_probs``), so a line can be decoded again with only one
+    language's characters once the page's language is known. ``with_logits`` adds the raw logits
+    (last output) for parity tests. With a ``gate``, frames it calls blank get id 0 and probability
+    sigmoid(score) (its estimate of P(blank)) without running the head (their alternatives: blank
+    first, then id 0 at probability 0); the others get the head's exact answer.
     """
 
-    def __init__(self, model: RecognizerNet, with_logits: bool = False, gate: BlankGate | None = None) -> None:
+    def __init__(self, model: RecognizerNet, with_logits: bool = False, gate: BlankGate | None = None,
+                 alternatives: int = 0) -> None:
         super().__init__()
         self.model = model
         self.with_logits = with_logits
+        self.k = max(1, alternatives)
+        self.alternatives = alternatives > 0
         self.gated = gate is not None
         if gate is not None:
             self.register_buffer("gate_w", torch.tensor(gate.weight, dtype=torch.float32))
@@ -294,23 +300,25 @@ class RecognizerExport(nn.Module):
     def forward(self, x: torch.Tensor, widths: torch.Tensor):
         if not self.gated:
             logits, lengths = self.model(x, widths)                         # (B, T, C), (B,)
-            best_prob, best_id = logits.float().softmax(-1).topk(1, dim=-1)  # (B, T, 1) each
-            best_prob, best_id = best_prob.squeeze(-1), best_id.squeeze(-1)  # (B, T)
-            if self.with_logits:
-                return best_id, best_prob, lengths, logits
-            return best_id, best_prob, lengths
-        feats, lengths = self.model.encode(x, widths)                       # (B, T, D), (B,)
-        B, T, D = feats.shape
-        flat = feats.reshape(B * T, D)
-        score = flat @ self.gate_w + self.gate_b                            # (B·T,): > 0 = blank
-        keep = (score <= 0).nonzero().squeeze(1)                            # (N,) frames for the head
-        prob, cls = self.model.head(flat.index_select(0, keep)).float().softmax(-1).topk(1, dim=-1)
-        best_id = torch.zeros(B * T, dtype=torch.int64).scatter(0, keep, cls.squeeze(1))
-        best_prob = torch.sigmoid(score).scatter(0, keep, prob.squeeze(1))
-        best_id, best_prob = best_id.view(B, T), best_prob.view(B, T)
+            top_prob, top_id = logits.float().softmax(-1).topk(self.k, dim=-1)  # (B, T, K) each
+        else:
+            feats, lengths = self.model.encode(x, widths)                   # (B, T, D), (B,)
+            B, T, D = feats.shape
+            flat = feats.reshape(B * T, D)
+            score = flat @ self.gate_w + self.gate_b                        # (B·T,): > 0 = blank
+            keep = (score <= 0).nonzero().squeeze(1)                        # (N,) frames for the head
+            prob, cls = self.model.head(flat.index_select(0, keep)).float().softmax(-1).topk(self.k, dim=-1)
+            top_id = torch.zeros(B * T, self.k, dtype=torch.int64).index_copy(0, keep, cls)
+            blank_prob = torch.cat([torch.sigmoid(score)[:, None], torch.zeros(B * T, self.k - 1)], 1)
+            top_prob = blank_prob.index_copy(0, keep, prob)
+            top_id, top_prob = top_id.view(B, T, self.k), top_prob.view(B, T, self.k)
+            logits = self.model.head(flat).view(B, T, -1) if self.with_logits else None
+        out = [top_id[..., 0], top_prob[..., 0], lengths]
+        if self.alternatives:
+            out += [top_id, top_prob]
         if self.with_logits:
-            return best_id, best_prob, lengths, self.model.head(flat).view(B, T, -1)
-        return best_id, best_prob, lengths
+            out.append(logits)
+        return tuple(out)
 
 
 def save_safetensors(model: RecognizerNet, path: str, metadata: dict[str, str] | None = None,

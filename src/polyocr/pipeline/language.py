@@ -14,7 +14,7 @@ import functools
 from collections import Counter
 from typing import Sequence
 
-__all__ = ["script_of", "line_language", "page_languages"]
+__all__ = ["script_of", "han_variant", "line_language", "page_languages"]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -41,7 +41,7 @@ def script_of(ch: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def _han_variant(ch: str) -> str:
+def han_variant(ch: str) -> str:
     """'hans' if only GB2312 encodes it, 'hant' if only Big5 does, '' if both or neither."""
     def has(codec: str) -> bool:
         try:
@@ -54,7 +54,7 @@ def _han_variant(ch: str) -> str:
 
 
 def _han_language(text: str, default: str = "zh-Hans") -> str:
-    votes = Counter(_han_variant(c) for c in text if script_of(c) == "han")
+    votes = Counter(han_variant(c) for c in text if script_of(c) == "han")
     votes.pop("", None)
     if not votes:
         return default

@@ -36,6 +36,7 @@ from PIL import Image
 from polyocr.document import Document, Line, Page, Word
 from polyocr.pipeline.detect import DetectedLine, LineDetector, quad_size
 from polyocr.pipeline.fragments import join_fragments
+from polyocr.pipeline.constrain import constrain_page
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line
 from polyocr.pipeline.runtime import cpu_session
@@ -69,6 +70,7 @@ class ReadConfig:
     threads: int = 2
     min_confidence: float = 0.35        # lines read with less confidence are dropped (noise, pictures)
     join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
+    constrain_scripts: bool = True      # decode lines again with their language's characters (pipeline.constrain)
     weights: str | None = None          # folder with detector/recogniser/order weights (default: packaged)
 
     def __post_init__(self) -> None:
@@ -259,6 +261,9 @@ class Pipeline:
         kept = [(ln, r) for ln, r in zip(lines, readings)
                 if r.line.text.strip() and r.line.confidence >= self.config.min_confidence]
         langs, main = page_languages([r.line.text for _, r in kept], self.config.languages)
+        if self.config.constrain_scripts and kept:
+            readings2, langs = constrain_page([r for _, r in kept], langs, main, self.recognizer.charset)
+            kept = [(det, r) for (det, _), r in zip(kept, readings2)]
         uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []
         for (det, r), lang in zip(kept, langs):

@@ -40,7 +40,8 @@ from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
 
 __all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
-           "is_vertical", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "infer_direction", "default_recognizer"]
+           "is_vertical", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "redecode", "infer_direction",
+           "default_recognizer"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 HEIGHT = 32
@@ -59,11 +60,39 @@ class RecognizedLine(NamedTuple):
 
 
 class LineReading(NamedTuple):
-    """A recognised line with where its characters sit, for word boxes."""
+    """A recognised line with where its characters sit, for word boxes, and what else each frame
+    could have been (when the graph exports alternatives), for :func:`redecode`."""
 
     line: RecognizedLine
     visual: str                              # the decoded characters in display order
     spans: tuple[tuple[float, float], ...]   # per visual character: (start, end) as fractions of the line length
+    alt_ids: np.ndarray | None = None        # (frames, K) best classes per valid frame, best first
+    alt_probs: np.ndarray | None = None      # (frames, K) their probabilities
+    direction: str | None = None             # the direction the line was decoded with (None = inferred)
+
+
+def _reading(charset: Charset, ids: np.ndarray, probs: np.ndarray, n: int, direction: str | None,
+             alt_ids: np.ndarray | None = None, alt_probs: np.ndarray | None = None) -> LineReading:
+    chars, conf, mean, frames = ctc_greedy_frames(ids, probs, n)
+    line = finish_line(charset, chars, conf, mean, direction)
+    spans = tuple((f0 / max(1, n), (f1 + 1) / max(1, n)) for f0, f1 in frames)
+    return LineReading(line, charset.decode(chars), spans, alt_ids, alt_probs, direction)
+
+
+def redecode(reading: LineReading, allowed: np.ndarray, charset: Charset) -> LineReading:
+    """Decode a line again keeping, per frame, the best of its alternatives that ``allowed`` (a bool
+    per class; blank must be allowed) admits: the unified model's second choice replaces a character
+    from a script the page's language does not write. Unchanged without alternatives."""
+    if reading.alt_ids is None or reading.alt_probs is None or not len(reading.alt_ids):
+        return reading
+    ok = allowed[reading.alt_ids]                                   # (T, K)
+    first = ok.argmax(1)
+    rows = np.arange(len(first))
+    has = ok[rows, first]
+    ids = np.where(has, reading.alt_ids[rows, first], BLANK)
+    # no admitted class among the K best: blank, with what the K best leave over as its probability
+    probs = np.where(has, reading.alt_probs[rows, first], np.clip(1.0 - reading.alt_probs.sum(1), 0.0, 1.0))
+    return _reading(charset, ids, probs, len(ids), reading.direction, reading.alt_ids, reading.alt_probs)
 
 
 # -- preprocessing ---------------------------------------------------------------------------------
@@ -282,6 +311,7 @@ class Recognizer:
             raise NoWeights(f"{onnx_path} missing (model.json is there)")
         self.session = cpu_session(onnx_path, threads)
         self.batch_size = batch_size
+        self.alternatives = any(o.name == "alt_ids" for o in self.session.get_outputs())
 
     @property
     def height(self) -> int:
@@ -293,10 +323,11 @@ class Recognizer:
             raise ValueError(f"{len(images)} images but {len(vertical)} vertical flags")
         return [prepare_line(im, self.meta.height, v, self.meta.max_width) for im, v in zip(images, vertical)]
 
-    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One padded batch through the network: (ids (B, T), probs (B, T), frame lengths (B,))."""
-        ids, probs, lengths = self.session.run(None, {"image": batch, "widths": widths})[:3]
-        return ids, probs, lengths
+    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One padded batch through the network: ids (B, T), probs (B, T), frame lengths (B,), and with
+        alternatives in the graph also alt_ids, alt_probs (B, T, K)."""
+        names = ["ids", "probs", "lengths"] + (["alt_ids", "alt_probs"] if self.alternatives else [])
+        return tuple(self.session.run(names, {"image": batch, "widths": widths}))
 
     def recognize(self, images: Sequence[Any], vertical: Sequence[bool | None] | None = None,
                   directions: Sequence[str | None] | None = None) -> list[RecognizedLine]:
@@ -315,13 +346,11 @@ class Recognizer:
         out: list[LineReading | None] = [None] * len(prepared)
         for idx in plan_batches([p.shape[1] for p in prepared], self.batch_size):
             batch, widths = pad_batch([prepared[i] for i in idx])
-            ids, probs, lengths = self.run(batch, widths)
+            ids, probs, lengths, *alt = self.run(batch, widths)
             for k, i in enumerate(idx):
                 n = int(lengths[k])
-                chars, conf, mean, frames = ctc_greedy_frames(ids[k], probs[k], n)
-                line = finish_line(self.charset, chars, conf, mean, directions[i])
-                spans = tuple((f0 / max(1, n), (f1 + 1) / max(1, n)) for f0, f1 in frames)
-                out[i] = LineReading(line, self.charset.decode(chars), spans)
+                ai, ap = (alt[0][k, :n].copy(), alt[1][k, :n].copy()) if alt else (None, None)
+                out[i] = _reading(self.charset, ids[k], probs[k], n, directions[i], ai, ap)
         return out  # type: ignore[return-value]
 
 

@@ -47,20 +47,23 @@ CALIB_PERCENTILE = 99.99
 
 
 def export_onnx(model: RecognizerNet, path: str | Path, with_logits: bool = False,
-                gate: BlankGate | None = None) -> Path:
+                gate: BlankGate | None = None, alternatives: int = 0) -> Path:
     """Write the inference graph with dynamic batch and width (legacy TorchScript exporter)."""
     model = model.eval()
     h = model.cfg.height
     x = torch.zeros(2, 1, h, 96)
     widths = torch.tensor([96, 64])
-    outputs = ["ids", "probs", "lengths"] + (["logits"] if with_logits else [])
+    outputs = ["ids", "probs", "lengths"] + (["alt_ids", "alt_probs"] if alternatives else []) + \
+        (["logits"] if with_logits else [])
     dyn = {"image": {0: "batch", 3: "width"}, "widths": {0: "batch"}, "ids": {0: "batch", 1: "frames"},
            "probs": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}}
+    if alternatives:
+        dyn["alt_ids"] = dyn["alt_probs"] = {0: "batch", 1: "frames"}
     if with_logits:
         dyn["logits"] = {0: "batch", 1: "frames"}
     # The wrapper must be in eval mode too: the exporter restores the *wrapper's* mode afterwards,
     # which would otherwise leave the model in training mode (dropout on, BatchNorm batch stats).
-    wrapper = RecognizerExport(model, with_logits, gate).eval()
+    wrapper = RecognizerExport(model, with_logits, gate, alternatives).eval()
     with torch.no_grad():
         torch.onnx.export(wrapper, (x, widths), str(path), input_names=["image", "widths"],
                           output_names=outputs, dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
@@ -236,9 +239,11 @@ def quantize_convs(src: Path, dst: Path, lines: Sequence[tuple[np.ndarray, bool,
 
 def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dtype: str = "float16",
            n_parity: int = 8, licence: str = "Apache-2.0", gate_lines: int = 400,
-           gate_check_lines: int = 64, calib_lines: int = 256) -> dict[str, Any]:
+           gate_check_lines: int = 64, calib_lines: int = 256, alternatives: int = 4) -> dict[str, Any]:
     """Checkpoint (or run folder) → ``out/{model.onnx, model.safetensors, model.json}``; returns model.json.
 
+    ``alternatives``: each frame's K best classes also leave the graph (language-constrained
+    re-decoding in the pipeline, :func:`polyocr.pipeline.recognize.redecode`); 0 = best class only.
     ``gate_lines``: train-font lines to fit the blank gate on (0 = no gate). The gated graph ships
     only if it decodes at least 97 % of ``gate_check_lines`` held-out-font lines exactly as the
     ungated graph does; otherwise the ungated one ships and model.json says why.
@@ -261,7 +266,7 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
         lines = [(rng.integers(0, 256, (32, int(w)), dtype=np.uint8), False, "ltr") for w in rng.integers(40, 400, n_parity)]
     gate_info: dict[str, Any] = {"used": False}
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export_onnx(model, Path(tmp) / "model.fp32.onnx")
+        fp32 = export_onnx(model, Path(tmp) / "model.fp32.onnx", alternatives=alternatives)
         checks = {"fp32": parity(model, fp32, lines, charset)}
         if checks["fp32"]["max_abs_prob_diff"] > 1e-3 or checks["fp32"]["text_agreement"] < 1.0:
             raise RuntimeError(f"ONNX export does not match torch: {checks['fp32']}")
@@ -269,7 +274,7 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
         held = parity_lines(gate_check_lines, seed=9292) if fit else []
         if fit and held:
             gate, fitted = fit_blank_gate(model, fit)
-            gated = export_onnx(model, Path(tmp) / "model.gated.onnx", gate=gate)
+            gated = export_onnx(model, Path(tmp) / "model.gated.onnx", gate=gate, alternatives=alternatives)
             agreement = parity(model, gated, held, charset)
             gate_info = {"used": False, "fit": fitted, "heldout": gate_check(model, gate, held), "fit_lines": len(fit),
                          "heldout_parity": agreement, "bias": gate.bias, "weight_norm": float(np.linalg.norm(gate.weight))}
@@ -321,7 +326,8 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
                   "vertical": "rotate 90° counter-clockwise (top of the column → left)",
                   "width_stride": model.cfg.width_stride},
         "output": {"order": "visual (left to right); right-to-left lines → logical with polyocr.bidi.to_logical",
-                   "decoding": "greedy CTC", "onnx_outputs": ["ids", "probs", "lengths"]},
+                   "decoding": "greedy CTC", "alternatives": alternatives,
+                   "onnx_outputs": ["ids", "probs", "lengths"] + (["alt_ids", "alt_probs"] if alternatives else [])},
         "onnx": {"file": "model.onnx", "opset": OPSET, "quantization": QUANTIZE[quantize],
                  "sha256": sha256_file(out / "model.onnx"), "bytes": (out / "model.onnx").stat().st_size},
         "safetensors": {"file": "model.safetensors", "dtype": weights_dtype, "sha256": sha256_file(out / "model.safetensors"),

@@ -1,0 +1,123 @@
+"""Read a line again with only the characters its language writes, once the page's language is known.
+
+The unified recogniser chooses among 12.8K classes in every frame, so on an unseen font it sometimes
+picks a look-alike from another script: a Cyrillic и inside an English word, kana or Hangul inside a
+Chinese line, a Traditional form on a Simplified page. Nothing in one line's pixels forbids that; the
+page does. After language identification (:mod:`polyocr.pipeline.language`) each line is decoded
+again (:func:`polyocr.pipeline.recognize.redecode`) from each frame's K best classes, admitting:
+
+* digits, punctuation and symbols (no script), Latin (every language's text carries it), and the
+  scripts of the line's language (ja: kana + Han, ko: Hangul + Han, zh: Han, ru: Cyrillic, ...);
+* any script that makes up at least half the letters of one of the line's words, so a real Russian
+  word or a "(北京)" in an English line stays as read;
+* on a page whose Han characters decisively say Simplified (or Traditional), not the other
+  standard's own forms on its Chinese lines (decided per page: one line has too few such characters).
+
+A line takes the page's main language for this when its own label rests on a minority of its letters
+(a Chinese line misread with three kana is not Japanese). Measured on held-out synthetic lines with the
+language known: mean NED 0.181 → 0.175 (en 0.103 → 0.087, zh-Hans 0.274 → 0.254, he 0.121 → 0.115).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from polyocr.charset import Charset
+from polyocr.pipeline.language import han_variant, script_of
+from polyocr.pipeline.recognize import LineReading, redecode
+
+__all__ = ["LANG_SCRIPTS", "constraint_language", "line_scripts", "page_variant", "allowed_classes", "constrain_page"]
+
+LANG_SCRIPTS: dict[str, frozenset[str]] = {
+    "en": frozenset({"latin"}), "ru": frozenset({"latin", "cyrillic"}), "ar": frozenset({"latin", "arabic"}),
+    "he": frozenset({"latin", "hebrew"}), "ko": frozenset({"latin", "hangul", "han"}),
+    "ja": frozenset({"latin", "kana", "han"}), "zh-Hans": frozenset({"latin", "han"}),
+    "zh-Hant": frozenset({"latin", "han"}),
+}
+# The script that tells a line is in this language rather than in the page's main one.
+_DISTINCT = {"en": "latin", "ru": "cyrillic", "ar": "arabic", "he": "hebrew", "ko": "hangul", "ja": "kana",
+             "zh-Hans": "han", "zh-Hant": "han"}
+MIN_OWN_SHARE = 0.3          # of a line's letters in its language's distinctive script, to keep its label
+MIN_WORD_SHARE = 0.5         # of a word's letters, for a foreign script to be admitted on that line
+VARIANT_MIN_VOTES, VARIANT_RATIO = 8, 3.0
+
+
+def constraint_language(text: str, lang: str, main: str) -> str:
+    """The language whose characters the line is decoded with: its own label, unless that label
+    rests on less than :data:`MIN_OWN_SHARE` of its letters, then the page's main language."""
+    if lang == main or lang not in _DISTINCT:
+        return lang if lang in LANG_SCRIPTS else main
+    letters = [s for s in map(script_of, text) if s]
+    if not letters:
+        return main
+    own = sum(1 for s in letters if s == _DISTINCT[lang]) / len(letters)
+    return lang if own >= MIN_OWN_SHARE else main
+
+
+def line_scripts(text: str, lang: str) -> frozenset[str]:
+    """Scripts admitted on a line of language ``lang`` whose first reading is ``text``."""
+    scripts = set(LANG_SCRIPTS.get(lang, frozenset()))
+    for word in text.split():
+        letters = Counter(s for s in map(script_of, word) if s)
+        total = sum(letters.values())
+        scripts.update(s for s, n in letters.items() if n >= MIN_WORD_SHARE * total)
+    return frozenset(scripts)
+
+
+def page_variant(texts: Sequence[str]) -> str:
+    """'hans' or 'hant' when the page's Han characters decisively say so, else ''."""
+    votes = Counter(han_variant(c) for t in texts for c in t if script_of(c) == "han")
+    hans, hant = votes["hans"], votes["hant"]
+    if max(hans, hant) < VARIANT_MIN_VOTES:
+        return ""
+    if hans >= VARIANT_RATIO * hant:
+        return "hans"
+    if hant >= VARIANT_RATIO * hans:
+        return "hant"
+    return ""
+
+
+@functools.lru_cache(maxsize=64)
+def _allowed(chars: tuple[str, ...], scripts: frozenset[str], drop_variant: str) -> np.ndarray:
+    ok = np.zeros(len(chars), bool)
+    for i, ch in enumerate(chars):
+        s = script_of(ch[0]) if ch else ""
+        ok[i] = not s or (s in scripts and not (s == "han" and drop_variant and han_variant(ch[0]) == drop_variant))
+    ok[0] = True                                                     # blank
+    return ok
+
+
+_CHARS: dict[str, tuple[str, ...]] = {}
+
+
+def _chars(charset: Charset) -> tuple[str, ...]:
+    if charset.sha256 not in _CHARS:
+        _CHARS[charset.sha256] = tuple(charset.decode([i]) if i else "" for i in range(len(charset)))
+    return _CHARS[charset.sha256]
+
+
+def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str = "") -> np.ndarray:
+    """A bool per class: may a line restricted to ``scripts`` (minus ``drop_variant`` Han forms) emit it."""
+    return _allowed(_chars(charset), scripts, drop_variant)
+
+
+def constrain_page(readings: Sequence[LineReading], langs: Sequence[str], main: str,
+                   charset: Charset) -> tuple[list[LineReading], list[str]]:
+    """Every line of a page decoded again with its language's characters; returns readings and labels."""
+    variant = page_variant([r.line.text for r, lang in zip(readings, langs) if lang in ("zh-Hans", "zh-Hant")])
+    out_r, out_l = [], []
+    for r, lang in zip(readings, langs):
+        clang = constraint_language(r.line.text, lang, main)
+        drop = {"hans": "hant", "hant": "hans"}.get(variant, "") if clang in ("zh-Hans", "zh-Hant") else ""
+        scripts = line_scripts(r.line.text, clang)
+        ok = allowed_classes(charset, scripts, drop)
+        if r.alt_ids is not None and not all(ok[i] for i in charset.encode(r.visual)[0]):
+            r = redecode(r, ok, charset)
+            lang = clang
+        out_r.append(r)
+        out_l.append(lang)
+    return out_r, out_l

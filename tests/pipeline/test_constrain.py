@@ -1,0 +1,77 @@
+"""Language-constrained re-decoding: the second choice replaces a character from a foreign script."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from polyocr.charset import Charset
+from polyocr.pipeline.constrain import (allowed_classes, constrain_page, constraint_language, line_scripts,
+                                        page_variant, LANG_SCRIPTS)
+from polyocr.pipeline.recognize import LineReading, RecognizedLine, redecode
+
+
+def _reading(cs: Charset, frames: list[list[tuple[str, float]]], direction: str | None = "ltr") -> LineReading:
+    """A reading built from per-frame alternatives (character or '' for blank, probability)."""
+    k = max(len(f) for f in frames)
+    frames = [f + [("", 0.0)] * (k - len(f)) for f in frames]
+    ids = np.array([[cs.encode(c)[0][0] if c else 0 for c, _ in f] for f in frames], np.int64)
+    probs = np.array([[p for _, p in f] for f in frames], np.float32)
+    empty = LineReading(RecognizedLine("", 0.0, ()), "", (), ids, probs, direction)
+    everything = np.ones(len(cs), bool)
+    return redecode(empty, everything, cs)          # the unconstrained greedy reading
+
+
+def test_redecode_takes_the_best_admitted_alternative():
+    cs = Charset.load()
+    r = _reading(cs, [[("a", .9), ("", .05)], [("", .8), ("r", .1)], [("g", .9), ("q", .05)],
+                      [("и", .6), ("m", .3)], [("", .9), ("и", .05)], [("e", .9), ("c", .05)]])
+    assert r.line.text == "agиe"                      # the first reading, with a Cyrillic look-alike
+    en = allowed_classes(cs, LANG_SCRIPTS["en"])
+    fixed = redecode(r, en, cs)
+    assert fixed.line.text == "agme" and fixed.visual == "agme"
+    assert len(fixed.spans) == 4 and fixed.line.confidence < r.line.confidence
+    assert redecode(r, np.ones(len(cs), bool), cs).line.text == "agиe"   # everything admitted: unchanged
+    # no admitted class among the alternatives: that frame becomes blank
+    only_cyr = _reading(cs, [[("a", .9), ("", .05)], [("и", .7), ("л", .2)]])
+    assert redecode(only_cyr, en, cs).line.text == "a"
+
+
+def test_redecode_keeps_right_to_left_logical_order():
+    cs = Charset.load()
+    # display order "םולש" (visual, as the model reads) with a Latin look-alike 'O' for 'ו'
+    frames = [[("ם", .9)], [("", .9)], [("O", .6), ("ו", .35)], [("ל", .9)], [("", .9)], [("ש", .9)]]
+    r = _reading(cs, frames, direction="rtl")
+    assert r.line.text == "שלOם"
+    # Latin is admitted everywhere, so a Hebrew line keeps it ...
+    assert redecode(r, allowed_classes(cs, LANG_SCRIPTS["he"]), cs).line.text == "שלOם"
+    # ... and only a line restricted to Hebrew letters swaps it
+    assert redecode(r, allowed_classes(cs, frozenset({"hebrew"})), cs).line.text == "שלום"
+
+
+def test_which_language_and_scripts_a_line_is_decoded_with():
+    assert constraint_language("議據無当暴が論論學語總業諺教", "ja", "zh-Hans") == "zh-Hans"   # 1 kana of 14
+    assert constraint_language("東京では、雨が降っています", "ja", "zh-Hans") == "ja"
+    assert constraint_language("Hello world", "en", "ru") == "en"
+    assert line_scripts("Beijing (北京) is big", "en") == frozenset({"latin", "han"})   # a whole Han word
+    assert line_scripts("argиents", "en") == frozenset({"latin"})                      # one letter in a word
+    assert line_scripts("слово word", "en") == frozenset({"latin", "cyrillic"})
+
+
+def test_han_variant_is_dropped_only_on_decisive_pages():
+    cs = Charset.load()
+    hans = ["这个国家的经济发展说明了问题", "简体中文的书写"]
+    assert page_variant(hans) == "hans"
+    assert page_variant(["中文"]) == ""                                  # no distinguishing characters
+    assert page_variant(["这个国家", "這個國家"]) == ""                  # split vote
+    ok = allowed_classes(cs, LANG_SCRIPTS["zh-Hans"], "hant")
+    assert ok[cs.encode("说")[0][0]] and not ok[cs.encode("說")[0][0]] and ok[cs.encode("中")[0][0]]
+    assert not ok[cs.encode("の")[0][0]] and ok[cs.encode("A")[0][0]] and ok[cs.encode("，")[0][0]]
+
+
+def test_constrain_page_relabels_only_lines_it_changed():
+    cs = Charset.load()
+    good = _reading(cs, [[("中", .9)], [("", .9)], [("文", .9)]])
+    bad = _reading(cs, [[("中", .9)], [("国", .9)], [("人", .9)], [("が", .5), ("民", .4)]])   # 1 kana of 4
+    readings, langs = constrain_page([good, bad], ["zh-Hans", "ja"], "zh-Hans", cs)
+    assert [r.line.text for r in readings] == ["中文", "中国人民"] and langs == ["zh-Hans", "zh-Hans"]
+    assert readings[0] is good
