@@ -75,3 +75,18 @@ def test_constrain_page_relabels_only_lines_it_changed():
     readings, langs = constrain_page([good, bad], ["zh-Hans", "ja"], "zh-Hans", cs)
     assert [r.line.text for r in readings] == ["中文", "中国人民"] and langs == ["zh-Hans", "zh-Hans"]
     assert readings[0] is good
+
+
+def test_shipped_recogniser_returns_alternatives_for_every_frame():
+    """The packaged graph exports 4 alternatives per frame; a real rendered line's reading carries them,
+    and redecoding with every class admitted reproduces the first reading."""
+    from polyocr.pipeline.recognize import Recognizer
+    from render_util import render
+
+    rec = Recognizer(threads=1)
+    assert rec.alternatives
+    r = rec.read([render("Alternatives 2026", size=30)], directions=["ltr"])[0]
+    assert r.alt_ids is not None and r.alt_ids.shape[1] == 4 and r.alt_ids.shape == r.alt_probs.shape
+    assert (np.diff(r.alt_probs, axis=1) <= 1e-6).all()
+    again = redecode(r, np.ones(len(rec.charset), bool), rec.charset)
+    assert again.line.text == r.line.text and again.spans == r.spans

@@ -41,7 +41,10 @@ def test_perfect_maps_give_back_the_lines(res, lang, layout):
     # lines too thin for the output stride are "don't care" in training; leave them out here too
     gt = [g for g in gt if quad_size(g.points)[1] * 0.25 >= 2.5]
     found = _roundtrip([g.points for g in gt], h, w)
-    score = match_lines([d.quad for d in found], [g.points for g in gt], iou=0.6)
+    # IoU 0.5: the maps are 4 input px per pixel, so a one- or two-character table cell (17-40 px
+    # long, 19 px thick) comes back up to one map pixel off per side, IoU 0.55-0.59; merged or lost
+    # lines still fail. (With the 97 % font rule the ko table page has seven such cells.)
+    score = match_lines([d.quad for d in found], [g.points for g in gt], iou=0.5)
     assert score.recall >= 0.95 and score.precision >= 0.95, vars(score)
     # the writing direction survives: vertical lines come back vertical, horizontal ones horizontal
     for mode in (True, False):

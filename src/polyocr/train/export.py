@@ -114,7 +114,7 @@ def _frames(model: RecognizerNet, lines: Sequence[tuple[np.ndarray, bool, str]],
 
 
 def fit_blank_gate(model: RecognizerNet, lines: Sequence[tuple[np.ndarray, bool, str]],
-                   recall: float = 0.9995) -> tuple[BlankGate, dict[str, float]]:
+                   recall: float = 0.9999) -> tuple[BlankGate, dict[str, float]]:
     """Logistic regression "blank or not" on the frozen model's head features, thresholded so that
     a share ``recall`` of the non-blank frames of ``lines`` still reach the head.
 
