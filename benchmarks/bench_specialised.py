@@ -31,12 +31,10 @@ import torch
 
 
 def _evals(run: Path) -> dict[int, dict]:
-    out = {}
-    for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
-        if r.get("event") == "eval":
-            out[int(r["step"])] = r
-    return out
+    from polyocr.fileio import run_log
+
+    entries, _, _ = run_log(run / "log.jsonl")
+    return {int(r["step"]): r for r in entries if r.get("event") == "eval"}
 
 
 def _share(cfg: dict, lines_by_language: dict[str, int]) -> dict[str, float]:

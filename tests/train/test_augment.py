@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import cv2
 import numpy as np
 import torch
 
 from polyocr.charset import Charset
 from polyocr.models.recognizer import load_safetensors
+from polyocr.pipeline.recognize import DEFAULT_WEIGHTS
 from polyocr.train.augment import augment_line
 from polyocr.train.data import LineSample
 from polyocr.train.loop import line_ned, read_samples
@@ -47,9 +45,8 @@ def test_stroke_weight_moves_ink_both_ways():
 def test_jittered_lines_stay_legible_to_the_shipped_model():
     """Jitter may make lines harder, not illegible. Measured (40 lines, one face, strength 1): v5 reads
     them at NED 0.039 clean / 0.134 jittered, v7 at 0.088 / 0.134."""
-    weights = Path(str(resources.files("polyocr") / "weights")) / "model.safetensors"
     cs = Charset.load()
-    model, _ = load_safetensors(str(weights), cs.sha256)
+    model, _ = load_safetensors(str(DEFAULT_WEIGHTS / "model.safetensors"), cs.sha256)
     lines = tiny_lines(40, seed=8)
     clean = [LineSample(img, text, "en", "ltr") for img, text, _ in lines]
     jittered = [LineSample(augment_line(img, np.random.default_rng(i), 1.0), text, "en", "ltr")

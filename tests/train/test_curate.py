@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
+from polyocr.pipeline.recognize import DEFAULT_WEIGHTS
 from polyocr.train.curate import curation_weights, load_scores, score_shards
 from polyocr.train.data import ShardSource
 from polyocr.train.loop import make_batcher
@@ -16,7 +14,7 @@ from polyocr.train.recipes import TrainConfig
 from render_util import tiny_lines, write_shard
 
 torch.set_num_threads(1)
-WEIGHTS = Path(str(resources.files("polyocr") / "weights")) / "model.safetensors"
+WEIGHTS = DEFAULT_WEIGHTS / "model.safetensors"
 BROKEN = (3, 11, 20, 31)  # lines whose label is replaced by another string
 
 

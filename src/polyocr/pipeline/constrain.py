@@ -20,7 +20,6 @@ language known: mean NED 0.181 → 0.175 (en 0.103 → 0.087, zh-Hans 0.274 → 
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from typing import Sequence
 
@@ -81,28 +80,26 @@ def page_variant(texts: Sequence[str]) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=64)
-def _allowed(chars: tuple[str, ...], scripts: frozenset[str], drop_variant: str) -> np.ndarray:
-    ok = np.zeros(len(chars), bool)
-    for i, ch in enumerate(chars):
-        s = script_of(ch[0]) if ch else ""
-        ok[i] = not s or (s in scripts and not (s == "han" and drop_variant and han_variant(ch[0]) == drop_variant))
-    ok[0] = True                                                     # blank
-    return ok
-
-
 _CHARS: dict[str, tuple[str, ...]] = {}
-
-
-def _chars(charset: Charset) -> tuple[str, ...]:
-    if charset.sha256 not in _CHARS:
-        _CHARS[charset.sha256] = tuple(charset.decode([i]) if i else "" for i in range(len(charset)))
-    return _CHARS[charset.sha256]
+_ALLOWED: dict[tuple[str, frozenset[str], str], np.ndarray] = {}
 
 
 def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str = "") -> np.ndarray:
-    """A bool per class: may a line restricted to ``scripts`` (minus ``drop_variant`` Han forms) emit it."""
-    return _allowed(_chars(charset), scripts, drop_variant)
+    """A bool per class: may a line restricted to ``scripts`` (minus ``drop_variant`` Han forms) emit it.
+    Cached per (charset, scripts, variant): a page asks for the same few masks on every line."""
+    key = (charset.sha256, scripts, drop_variant)
+    ok = _ALLOWED.get(key)
+    if ok is None:
+        if charset.sha256 not in _CHARS:
+            _CHARS[charset.sha256] = tuple(charset.decode([i]) if i else "" for i in range(len(charset)))
+        chars = _CHARS[charset.sha256]
+        ok = np.zeros(len(chars), bool)
+        for i, ch in enumerate(chars):
+            s = script_of(ch[0]) if ch else ""
+            ok[i] = not s or (s in scripts and not (s == "han" and drop_variant and han_variant(ch[0]) == drop_variant))
+        ok[0] = True                                                 # blank
+        _ALLOWED[key] = ok
+    return ok
 
 
 def constrain_page(readings: Sequence[LineReading], langs: Sequence[str], main: str,

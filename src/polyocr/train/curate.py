@@ -34,7 +34,7 @@ from polyocr.eval.metrics import edit_distance
 from polyocr.fileio import atomic_write
 from polyocr.models.recognizer import load_safetensors
 from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
-from polyocr.train.data import LineSample, ctc_frames_needed, read_shard_sample, sample_key, tar_samples
+from polyocr.train.data import LineSample, ctc_frames_needed, read_shard_sample, sample_key, shard_files, tar_samples
 
 __all__ = ["LineScore", "score_shards", "load_scores", "curation_weights", "POLICIES"]
 
@@ -48,16 +48,6 @@ class LineScore:
     loss: float      # CTC loss per target character (fp32)
     ned: float       # greedy reading against the label, whitespace-normalised
     chars: int
-
-
-def _shard_files(paths: Sequence[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        files += sorted(p.glob("*.tar")) if p.is_dir() else [p]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing or not files:
-        raise FileNotFoundError(f"no line shards at {', '.join(missing or map(str, paths))}")
-    return files
 
 
 def _lines(files: Sequence[Path], limit: int) -> Iterator[tuple[str, LineSample]]:
@@ -97,7 +87,7 @@ def score_shards(weights: str | Path, shards: Sequence[str | Path], out: str | P
                                    ensure_ascii=False))
 
     pending: list[tuple[str, LineSample, np.ndarray, list[int], str]] = []
-    for key, s in _lines(_shard_files(shards), limit_per_shard):
+    for key, s in _lines(shard_files(shards), limit_per_shard):
         text = " ".join(s.text.split())
         ids, _ = charset.encode(text if s.vertical else to_visual(text, s.direction))
         x = prepare_line(s.image, height, vertical=s.vertical)

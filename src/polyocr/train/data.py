@@ -51,7 +51,7 @@ from polyocr.train.augment import augment_line
 
 __all__ = ["LineSample", "LineItem", "SynthSource", "ShardSource", "RealSource", "Mixture", "Batch", "Batcher",
            "PrefetchBatches", "read_page_xml", "read_alto", "read_line_folder", "scan_real", "heldout_set",
-           "ctc_frames_needed", "tar_samples", "read_shard_sample", "sample_key"]
+           "ctc_frames_needed", "shard_files", "tar_samples", "read_shard_sample", "sample_key"]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -128,6 +128,21 @@ def tar_samples(path: Path) -> list[dict[str, tarfile.TarInfo]]:
     return [g for g in groups.values() if "txt" in g and any(e in g for e in ("jpg", "jpeg", "png"))]
 
 
+def shard_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The .tar shards of folders (sorted) and of .tar paths given directly, in the order given."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(p.glob("*.tar"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"no shards at {p}")
+    if not files:
+        raise FileNotFoundError(f"no .tar shards in {', '.join(map(str, paths))}")
+    return files
+
+
 def sample_key(path: Path, group: dict[str, tarfile.TarInfo]) -> str:
     """``<shard stem>/<sample key>``: names one line across a dataset (scores, curation weights)."""
     return f"{Path(path).stem}/{group['txt'].name.rsplit('/', 1)[-1].partition('.')[0]}"
@@ -161,17 +176,7 @@ class ShardSource:
     def __init__(self, paths: Sequence[str | Path], seed: int = 0,
                  language_weights: dict[str, float] | None = None,
                  sample_weights: dict[str, float] | None = None) -> None:
-        files: list[Path] = []
-        for p in map(Path, paths):
-            if p.is_dir():
-                files += sorted(p.glob("*.tar"))
-            elif p.is_file():
-                files.append(p)
-            else:
-                raise FileNotFoundError(f"no shards at {p}")
-        if not files:
-            raise FileNotFoundError(f"no .tar shards in {', '.join(map(str, paths))}")
-        self.files = files
+        self.files = shard_files(paths)
         self.seed = seed
         self.weights = language_weights or {}
         self._wmax = max(self.weights.values()) if self.weights else 1.0
