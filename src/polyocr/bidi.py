@@ -275,6 +275,11 @@ def to_logical(visual: str, direction: str, max_iter: int = 4) -> str:
     """
     if not visual or (direction == "ltr" and not any(bidi_class(c) in _STRONG_R | {"AN"} for c in visual)):
         return visual  # no right-to-left content: display order is logical order
+    classes = {bidi_class(c) for c in visual}
+    if direction == "rtl" and classes <= _STRONG_R:
+        return visual[::-1]  # one right-to-left run (most words of an RTL line): plain reversal
+    if direction == "rtl" and classes == {"L"}:
+        return visual  # one embedded left-to-right run: its order is kept
     found: list[str] = []
     fallback: list[str] = []
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from eval_pages import TEXTS, write_page
 
-from polyocr.eval.baselines import (UNIFIED_PACKS, EngineUnavailable, RapidOCREngine, TesseractEngine, make_engine,
-                                    tesseract_languages)
+from polyocr.eval.baselines import (UNIFIED_PACKS, EngineUnavailable, OursEngine, RapidOCREngine, TesseractEngine,
+                                    make_engine, tesseract_languages)
 from polyocr.eval.datasets import EvalPage, generate_heldout_pages
 from polyocr.eval.metrics import ned, score_text
 from polyocr.eval.run import run_engine
@@ -70,5 +71,23 @@ def test_our_pipeline_adapter_reads_a_page(fixture_pages):
     engine = make_engine("polyocr", threads=1)
     assert engine.name == "polyocr" and engine.version and engine.supports("he") and not engine.parallel
     text = engine.read(fixture_pages["en"], "en")
-    assert "brown fox" in text
+    assert "jumps over the lazy dog" in text
     assert score_text(text, "\n".join(TEXTS["en"])).ned_nows < 0.2
+
+
+def test_our_pipeline_in_worker_processes_matches_one_process_and_counts_their_cpu(fixture_pages, tmp_path):
+    one = OursEngine(threads=1)
+    pool = OursEngine(threads=1, processes=2)
+    try:
+        assert pool.parallel and pool.pipeline is None
+        pool.warm(fixture_pages["en"])
+        assert len(pool._pids) == 2 and os.getpid() not in pool._pids     # two real worker processes
+        pages = [EvalPage(lang, path, "\n".join(TEXTS[lang]), lang) for lang, path in fixture_pages.items()]
+        run = run_engine(pool, pages, tmp_path, workers=2)
+        for page, result in zip(pages, run.results):
+            assert (tmp_path / "polyocr" / f"{page.id}.txt").read_text() == one.read(page.image, page.language)
+            assert result.score is not None and not result.error
+        assert run.results[0].page_id == "en" and run.results[0].score.ned_nows < 0.2
+        assert run.own_cpu_s > 0.1           # the workers' CPU is counted, though they are not yet reaped
+    finally:
+        pool.close()

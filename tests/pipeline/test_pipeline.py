@@ -139,3 +139,35 @@ def test_searchable_pdf_round_trip(res, pipe, tmp_path, lang, layout):
     out = "".join(c for c in out if c not in "\u202a\u202b\u202c\u200e\u200f")
     squash = lambda s: "".join(s.split())  # noqa: E731  (line breaks and spaces are layout, not order)
     assert ned(squash(out), squash(page.text)) < 0.05
+
+
+def test_small_image_of_large_type_is_not_enlarged_into_fragments(pipe):
+    # A 3-line Chinese snippet in 32 px type (a screenshot, a cropped slide). Enlarged 2x to the
+    # detector's working size its lines were 70 px thick, twice what the detector learnt, and came
+    # out as ~24 fragments read as garbage; text_scale caps the scale by the measured glyph size.
+    from render_util import render
+
+    from polyocr.pipeline.detect import glyph_height, inference_scale, text_scale
+
+    texts = ["我们今天在北京学习中文。", "这个城市的交通非常方便。", "请在星期五之前交回表格。"]
+    crops = [render(t, lang="zh-Hans", size=32) for t in texts]
+    width = max(c.shape[1] for c in crops) + 120
+    page = np.full((sum(c.shape[0] + 32 for c in crops) + 88, width), 255, np.uint8)
+    y = 60
+    for c in crops:
+        page[y:y + c.shape[0], 60:60 + c.shape[1]] = c
+        y += c.shape[0] + 32
+    rgb = np.stack([page] * 3, -1)
+    assert 10 < glyph_height(rgb) < 40
+    assert inference_scale(*page.shape, pipe.detector.long_side) == 2.0
+    assert text_scale(rgb, pipe.detector.long_side) < 1.2
+    lines = [ln for b in pipe.read_image(rgb).blocks for ln in b.lines]
+    assert len(lines) == 3
+    assert ned("".join(ln.text for ln in lines), "".join(texts)) < 0.1
+
+
+def test_text_scale_leaves_ordinary_pages_alone(res):
+    from polyocr.pipeline.detect import inference_scale, text_scale
+
+    page = _page(res, "en", "prose").image
+    assert text_scale(page, 1280) == inference_scale(*page.shape[:2], 1280)

@@ -80,15 +80,23 @@ class EngineRun:
 
 
 class CpuMonitor:
-    """CPU used by the whole machine minus this process and its waited-for children, over a span."""
+    """CPU used by the whole machine minus this process and its waited-for children, over a span.
+
+    ``extra``: CPU seconds of helper processes still running (an engine's worker pool), which the
+    kernel only adds to this process's children when they are reaped.
+    """
+
+    def __init__(self, extra: Callable[[], float] | None = None) -> None:
+        self._extra = extra or (lambda: 0.0)
 
     def __enter__(self) -> "CpuMonitor":
-        self._t0, self._busy0, self._own0 = time.perf_counter(), _machine_busy_s(), _own_cpu_s()
+        self._t0, self._busy0 = time.perf_counter(), _machine_busy_s()
+        self._own0 = _own_cpu_s() + self._extra()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall_s = time.perf_counter() - self._t0
-        self.own_s = _own_cpu_s() - self._own0
+        self.own_s = _own_cpu_s() + self._extra() - self._own0
         busy = _machine_busy_s() - self._busy0
         self.other_cores = max(0.0, busy - self.own_s) / self.wall_s if self.wall_s > 0 else 0.0
 
@@ -128,7 +136,7 @@ def run_engine(engine: Engine, pages: Sequence[EvalPage], out: Path, workers: in
         return page, text, time.perf_counter() - t0, err
 
     done: dict[str, PageResult] = {}
-    with CpuMonitor() as cpu:
+    with CpuMonitor(getattr(engine, "worker_cpu_s", None)) as cpu:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for n, (page, text, seconds, err) in enumerate(pool.map(one, todo), 1):
                 atomic_write(folder / f"{page.id}.txt", text.encode("utf-8"))

@@ -66,7 +66,8 @@ def export_onnx(model: RecognizerNet, path: str | Path, with_logits: bool = Fals
     wrapper = RecognizerExport(model, with_logits, gate, alternatives).eval()
     with torch.no_grad():
         torch.onnx.export(wrapper, (x, widths), str(path), input_names=["image", "widths"],
-                          output_names=outputs, dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
+                          output_names=outputs, dynamic_axes=dyn, opset_version=OPSET, dynamo=False,
+                          custom_opsets={"com.microsoft": 1})  # the fused attention op
     model.eval()
     return Path(path)
 
