@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from polyocr.document import Line
-from polyocr.pipeline.fragments import join_fragments
+from polyocr.document import Line, Word
+from polyocr.pipeline.fragments import find_gutters, join_fragments
 
 
 def box(x0: float, x1: float, y: float, text: str, h: float = 20.0, direction: str = "ltr") -> Line:
@@ -62,3 +62,55 @@ def test_vertical_and_tilted_lines_are_left_alone():
     vertical = Line(text="v", polygon=[(300, 150), (320, 150), (320, 170), (300, 170)], writing_mode="vertical-rl")
     out = join_fragments([ln for ln in lines if ln.text != "a2"] + [tilted, vertical])
     assert {ln.text for ln in out} >= {"t", "v"}
+
+
+def worded(x0: float, x1: float, y: float, words: list[str], h: float = 20.0, direction: str = "ltr") -> Line:
+    """A line whose words fill [x0, x1] with a 0.4-height space between words; word lengths vary with
+    the row (as text does), so word gaps do not line up from row to row the way a gutter does."""
+    sizes = [3 + (int(y) // 30 * 7 + k * 5) % 4 for k in range(len(words))]
+    gap = 0.4 * h
+    unit = (x1 - x0 - gap * (len(words) - 1)) / sum(sizes)
+    ws, x = [], x0
+    for t, n in zip(words, sizes):
+        ws.append(Word(text=t, polygon=[(x, y), (x + n * unit, y), (x + n * unit, y + h), (x, y + h)]))
+        x += n * unit + gap
+    if direction == "rtl":
+        ws = ws[::-1]
+    return Line(text=" ".join(w.text for w in ws), polygon=[(x0, y), (x1, y), (x1, y + h), (x0, y + h)],
+                words=ws, direction=direction)
+
+
+def test_a_line_run_across_a_gutter_is_cut_there():
+    # Two columns (x 100-500 and 540-940, a 2-height gutter) of 4-word lines; in the top two rows
+    # the detector returned one line across both columns, as it does when their rows line up.
+    left = [worded(100, 500, 100 + 30 * r, [f"l{r}{k}" for k in range(4)]) for r in range(2, 10)]
+    right = [worded(540, 940, 100 + 30 * r, [f"r{r}{k}" for k in range(4)]) for r in range(2, 10)]
+    across = []
+    for r in range(2):
+        a = worded(100, 500, 100 + 30 * r, [f"l{r}{k}" for k in range(4)])
+        b = worded(540, 940, 100 + 30 * r, [f"r{r}{k}" for k in range(4)])
+        across.append(Line(text=f"{a.text} {b.text}", polygon=[a.polygon[0], b.polygon[1], b.polygon[2], a.polygon[3]],
+                           words=a.words + b.words))
+    lines = across + left + right
+    gutters = find_gutters(lines)
+    assert len(gutters) == 1 and 460 <= gutters[0][0] and gutters[0][1] <= 560   # between the columns' ink
+    out = join_fragments(lines)
+    texts = sorted(ln.text for ln in out)
+    assert len(out) == 20 and "l00 l01 l02 l03" in texts and "r10 r11 r12 r13" in texts
+    piece = next(ln for ln in out if ln.text == "r00 r01 r02 r03")
+    assert 520 <= piece.polygon[0][0] <= 540 and piece.polygon[1][0] == 940 and len(piece.words) == 4
+    assert max(p[0] for p in next(ln for ln in out if ln.text == "l00 l01 l02 l03").polygon) <= 505   # + margin
+
+
+def test_right_to_left_line_across_a_gutter_keeps_logical_order():
+    rows = [worded(100, 500, 100 + 30 * r, [f"a{r}{k}" for k in range(4)], direction="rtl") for r in range(1, 9)]
+    rows += [worded(540, 940, 100 + 30 * r, [f"b{r}{k}" for k in range(4)], direction="rtl") for r in range(1, 9)]
+    left = worded(100, 500, 100, ["a00", "a01", "a02", "a03"], direction="rtl")    # words listed right to left
+    right = worded(540, 940, 100, ["b00", "b01", "b02", "b03"], direction="rtl")
+    # one RTL line across both columns: logical order starts at the right column
+    rows.append(Line(text=f"{right.text} {left.text}", polygon=[left.polygon[0], right.polygon[1], right.polygon[2],
+                                                               left.polygon[3]],
+                     words=right.words + left.words, direction="rtl"))
+    out = {ln.text for ln in join_fragments(rows)}
+    assert len(out) == 18
+    assert {right.text, left.text} <= out and right.text == "b03 b02 b01 b00"
