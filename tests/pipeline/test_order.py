@@ -14,7 +14,7 @@ import pytest
 from polyocr.document import Line, quad_from_box
 from polyocr.eval.metrics import order_accuracy, paragraph_f1
 from polyocr.pipeline.order import (METHODS, NoOrderWeights, Orderer, chain_decode, frame_boxes, line_features,
-                                    runs_to_paragraphs, skew_angle)
+                                    path_score, runs_to_paragraphs, skew_angle)
 
 W, H = 1654, 2339
 BODY, PITCH = 36, 52
@@ -209,6 +209,24 @@ def test_chain_decode_follows_scores_and_always_returns_a_permutation():
     same = np.zeros((5, 5))
     same[0, 1] = same[2, 3] = same[3, 4] = 0.9
     assert runs_to_paragraphs([0, 1, 2, 3, 4], same) == [[0, 1], [2, 3, 4]]
+
+
+def test_learned_order_keeps_xycut_where_the_model_scores_it_higher(orderers):
+    # Three stacked lines. Greedy chain decoding takes the single best edge 0 -> 2 first and is left
+    # with a path the model itself scores at -5; XY-cut's top-to-bottom 0 -> 1 -> 2 scores 8.
+    lines = [hline(k, 200, 300 + 80 * i, 1400) for i, k in enumerate("abc")]
+    score = np.full((3, 3), -10.0)
+    score[0, 2], score[0, 1], score[1, 2] = 5.0, 4.0, 4.0
+    assert path_score(score, chain_decode(score)) == -5.0 and path_score(score, [0, 1, 2]) == 8.0
+    learned = orderers["learned"]
+    real = learned.scores
+    try:
+        learned.scores = lambda *args, **kw: (score, np.zeros((3, 3)))
+        assert [i for g in learned.order(lines, W, H) for i in g] == [0, 1, 2]
+        score[1, 0] = score[2, 1] = 9.0                                # now the model prefers 2, 1, 0
+        assert [i for g in learned.order(lines, W, H) for i in g] == [2, 1, 0]
+    finally:
+        learned.scores = real
 
 
 def test_order_metrics():

@@ -31,7 +31,7 @@ import numpy as np
 from polyocr.document import Block, Line, polygon_bounds, quad_from_box
 
 __all__ = ["Orderer", "OrderWeights", "NoOrderWeights", "METHODS", "N_FEATURES", "line_features", "page_direction",
-           "skew_angle", "make_block", "chain_decode", "runs_to_paragraphs", "xycut_order", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
+           "skew_angle", "make_block", "chain_decode", "path_score", "runs_to_paragraphs", "xycut_order", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 METHODS = ("learned", "xycut")
@@ -236,6 +236,12 @@ def chain_decode(score: np.ndarray, k: int = 4) -> list[int]:
     while ch.succ[order[-1]] >= 0:
         order.append(ch.succ[order[-1]])
     return order
+
+
+def path_score(score: np.ndarray, order: Sequence[int]) -> float:
+    """Sum of successor scores along ``order``: how much the model believes in a whole order."""
+    idx = np.asarray(order)
+    return float(score[idx[:-1], idx[1:]].sum()) if len(idx) > 1 else 0.0
 
 
 def runs_to_paragraphs(order: Sequence[int], same: np.ndarray, threshold: float = 0.5) -> list[list[int]]:
@@ -475,10 +481,13 @@ class Orderer:
         n = len(lines)
         if n == 0:
             return []
+        boxes = frame_boxes(lines, width, height, direction)
         if self.method == "learned" and n > 1 and n <= self.weights.max_lines:
             score, same = self.scores(lines, width, height, direction)
-            return runs_to_paragraphs(chain_decode(score), same, self.weights.same_threshold)
-        boxes = frame_boxes(lines, width, height, direction)
+            # The greedy chain decoder can settle on an order its own model scores below XY-cut's
+            # (key/value forms, pages with stray fragments): keep whichever the model prefers.
+            order = max((chain_decode(score), xycut_order(boxes)), key=lambda o: path_score(score, o))
+            return runs_to_paragraphs(order, same, self.weights.same_threshold)
         return gap_paragraphs(boxes, xycut_order(boxes))
 
     def __call__(self, lines: list[Line], width: int, height: int, direction: str | None = None) -> list[Block]:
