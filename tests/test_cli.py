@@ -68,6 +68,7 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path):
     (["synth", "pages", "--out", "x", "--count", "0"], "must be positive"),
     (["synth", "pages", "--out", "x", "--count", "2", "--font-dir", "/nonexistent"], "not a folder"),
     (["synth", "pages", "--out", "x", "--count", "2", "--layouts", "poster"], "unknown layout"),
+    (["synth", "lines", "--out", "x", "--count", "2", "--marks", "1.5"], "between 0 and 1"),
     (["synth", "pages", "--out", "x", "--count", "2", "--shared", "/nonexistent"], "no data/ inside"),
     (["train", "score", "--weights", "/nonexistent.safetensors", "--data", ".", "--out", "s.jsonl"], "not found"),
     (["train", "rec", "--out", "r", "--set", "curation=best"], "unknown curation"),

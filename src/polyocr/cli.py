@@ -62,6 +62,16 @@ def _positive(value: str) -> int:
     return n
 
 
+def _share(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= x <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {value}")
+    return x
+
+
 def _synth_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="run seed; sample i depends only on (seed, i)")
     p.add_argument("--langs", type=_langs, default=tuple(LANGUAGES), help="comma-separated language codes")
@@ -91,6 +101,7 @@ def _config(args: argparse.Namespace):
                        width=int(round(1654 * scale)), height=int(round(2339 * scale)),
                        image_format=getattr(args, "image_format", "jpg"),
                        line_height_px=getattr(args, "line_height", 0) or 0,
+                       typeset_marks=getattr(args, "marks", 0.25),
                        pixel_tofu=getattr(args, "pixel_tofu", False))
 
 
@@ -406,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="also render each new (font, character) to look for tofu (slower)")
         if kind == "lines":
             p.add_argument("--line-height", type=int, default=0, help="rescale crops to this height in px (0 = keep)")
+            p.add_argument("--marks", type=_share, default=0.25,
+                           help="share of lines given typeset quotes, dashes, bullets, symbols, markup (0-1)")
         p.set_defaults(func=cmd_synth_generate, kind=kind)
 
     p = synth.add_parser("check", help="label-quality report over generated pages")

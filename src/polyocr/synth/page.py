@@ -25,6 +25,7 @@ from polyocr.synth.layouts import LAYOUTS, Ctx, layouts_for
 from polyocr.synth.render import Canvas, RunCache
 from polyocr.synth.rng import sample_rng
 from polyocr.synth.text import TextSource, mix_content
+from polyocr.synth.typography import typeset_marks
 from polyocr.synth.typeset import NoFont, TextStyle, Typesetter
 
 __all__ = ["SynthConfig", "Resources", "PageSample", "LineSample", "generate_page", "generate_line", "Rejected"]
@@ -55,6 +56,7 @@ class SynthConfig:
     reject_bad: bool = True                    # drop samples whose labels fail a check (else keep, with problems listed)
     pixel_tofu: bool = False                   # also render every new (face, character) to look for tofu
     line_height_px: int = 0                    # line crops: rescale to this height (0 = keep)
+    typeset_marks: float = 0.25                # line crops: share of lines given typeset quotes, dashes, bullets, markup
 
     def shared_path(self) -> Path | None:
         if self.shared == "":
@@ -258,7 +260,8 @@ FIELD_KINDS = ("date", "price", "number", "phone", "url", "email", "code", "name
 LINES_PER_BLOCK = 4
 
 
-def _line_text(rng: np.random.Generator, res: Resources, lang: Language, vertical: bool) -> tuple[str, str]:
+def _line_text(rng: np.random.Generator, res: Resources, lang: Language, vertical: bool,
+               marks: float = 0.0) -> tuple[str, str]:
     source = res.text[lang.code]
     kind = LINE_KINDS[int(rng.integers(len(LINE_KINDS)))]
     max_chars = int(rng.integers(4, 30 if vertical else (40 if not lang.uses_spaces else 70)))
@@ -269,6 +272,9 @@ def _line_text(rng: np.random.Generator, res: Resources, lang: Language, vertica
         text = (" " if lang.uses_spaces else "").join(source.words(rng, int(rng.integers(1, 6))))
     else:
         text = source.field(rng, FIELD_KINDS[int(rng.integers(len(FIELD_KINDS)))])
+    # drawn only when enabled, so that marks=0 renders exactly what it did before the option existed
+    if marks > 0 and kind != "field" and rng.random() < marks:
+        text = typeset_marks(rng, text, lang.code, source.allowed)
     return " ".join(text.split()), kind
 
 
@@ -283,7 +289,7 @@ def _line_block(cfg: SynthConfig, res: Resources, block: int) -> list[LineSample
     face = _pick(res, rng, lang.code, vertical=True) if vertical else _pick(res, rng, lang.code)
     size = int(rng.integers(14, 48))  # the recogniser reads at ~32-40 px: larger renders only cost time
     style = TextStyle(face, size, 0, int(rng.random() < 0.08), 1.3)
-    texts = [_line_text(rng, res, lang, vertical) for _ in range(LINES_PER_BLOCK)]
+    texts = [_line_text(rng, res, lang, vertical, cfg.typeset_marks) for _ in range(LINES_PER_BLOCK)]
     pitch = size * float(rng.uniform(1.15, 1.9))
     pad = size
     spans = [size * (len(t) * (1.0 if any(ord(c) > 0x2E80 for c in t) else 0.75) + 4) for t, _ in texts]
