@@ -84,3 +84,63 @@ def test_core_is_inside_the_line():
     one_char = np.float32([[0, 0], [20, 0], [20, 20], [0, 20]])
     c = core_quad(one_char, 0.3)
     assert (c[1][0] - c[0][0]) > 0 and (c[3][1] - c[0][1]) > 0
+
+
+def _maps(h, w, stripes, thick_px, strip=None):
+    """A core map with horizontal stripes (y0, y1, x0, x1) and optionally a thin vertical strip (x0, x1, y0, y1)."""
+    prob = np.full((h, w), 0.01, np.float32)
+    for y0, y1, x0, x1 in stripes:
+        prob[y0:y1, x0:x1] = 0.99
+    if strip is not None:
+        x0, x1, y0, y1 = strip
+        prob[y0:y1, x0:x1] = 0.99
+    return prob, np.full((h, w), np.log(thick_px), np.float32)
+
+
+def test_lines_joined_by_a_river_strip_are_cut_apart():
+    # two lines' cores (4 px thick, as a 10 px line shrunk by 0.3 per side) joined by a 2 px wide strip
+    # in the gap: one component whose rectangle spans both rows
+    prob, thick = _maps(60, 200, [(10, 14, 20, 180), (30, 34, 20, 180)], 10.0, strip=(100, 102, 10, 34))
+    lines = maps_to_lines(prob, thick, 0.3, 1, 1.0)
+    assert len(lines) == 2
+    for ln in lines:
+        assert not ln.vertical
+        ys = ln.quad[:, 1]
+        assert ys.max() - ys.min() < 12          # one line thick, not the two rows and the gap
+    assert sorted(round(float(ln.quad[:, 1].mean())) for ln in lines) == [12, 32]
+
+
+def test_a_normal_line_and_a_vertical_column_stay_whole():
+    prob, thick = _maps(120, 200, [(10, 14, 20, 180)], 10.0, strip=(100, 104, 30, 110))
+    lines = maps_to_lines(prob, thick, 0.3, 1, 1.0)
+    assert sorted(ln.vertical for ln in lines) == [False, True]
+
+
+def _det(x0, y0, x1, y1, vertical=False):
+    from polyocr.pipeline.detect import DetectedLine
+    q = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+    if vertical:
+        q = np.array([[x1, y0], [x1, y1], [x0, y1], [x0, y0]], np.float32)
+    return DetectedLine(q, 0.9, vertical)
+
+
+def test_a_vertical_detection_across_horizontal_lines_is_dropped():
+    from polyocr.pipeline.detect import drop_crossing
+    rows = [_det(100, 100 + 40 * k, 600, 130 + 40 * k) for k in range(4)]
+    river = _det(300, 95, 330, 255, vertical=True)          # runs down through all four rows
+    column = _det(700, 95, 730, 400, vertical=True)         # real vertical text beside them
+    kept = {id(d) for d in drop_crossing(rows + [river, column])}
+    assert id(river) not in kept and id(column) in kept and all(id(r) in kept for r in rows)
+
+
+def test_stacked_first_characters_go_back_to_their_lines():
+    from polyocr.pipeline.detect import absorb_stacked
+    # three rows whose first syllable stands apart: the detector saw the syllables as one vertical line
+    rows = [_det(160, 100 + 40 * k, 600, 130 + 40 * k) for k in range(3)]
+    stack = _det(100, 100, 130, 210, vertical=True)
+    other = _det(900, 100, 930, 600, vertical=True)         # a real column far away stays
+    out = absorb_stacked(rows + [stack, other])
+    assert len(out) == 4 and sum(d.vertical for d in out) == 1
+    for d in out:
+        if not d.vertical:
+            assert d.quad[:, 0].min() == 100 and d.quad[:, 0].max() == 600

@@ -114,3 +114,29 @@ def test_right_to_left_line_across_a_gutter_keeps_logical_order():
     out = {ln.text for ln in join_fragments(rows)}
     assert len(out) == 18
     assert {right.text, left.text} <= out and right.text == "b03 b02 b01 b00"
+
+
+def test_touching_fragments_are_joined_on_the_words_evidence():
+    # A justified column; in row 4 the detector split the line at a wide word gap, and grew both
+    # boxes (0.3 heights each way) so they touch. The words leave a gap that the rows above and
+    # below run across: one line.
+    rows = [worded(100, 500, 100 + 30 * r, [f"w{r}{k}" for k in range(4)]) for r in range(8) if r != 4]
+    whole = worded(100, 500, 220, ["a", "b", "c", "d"])
+    ws = whole.words
+    gap0, gap1 = max(p[0] for p in ws[1].polygon), min(p[0] for p in ws[2].polygon)
+    left = Line(text="a b", polygon=[(100, 220), (gap0 + 6, 220), (gap0 + 6, 240), (100, 240)], words=ws[:2])
+    right = Line(text="c d", polygon=[(gap0 + 6, 220), (500, 220), (500, 240), (gap0 + 6, 240)], words=ws[2:])
+    assert gap1 - gap0 > 5
+    out = join_fragments(rows + [left, right])
+    assert len(out) == 8 and "a b c d" in {ln.text for ln in out}
+
+
+def test_touching_fragments_across_a_narrow_gutter_stay_apart():
+    # Two columns, ink 8 px apart; boxes grown into each other. No row runs across the gap.
+    left = [worded(100, 500, 100 + 30 * r, [f"l{r}{k}" for k in range(4)]) for r in range(6)]
+    right = [worded(508, 900, 100 + 30 * r, [f"r{r}{k}" for k in range(4)]) for r in range(6)]
+    for ln in left:
+        ln.polygon = [(100, ln.polygon[0][1]), (504, ln.polygon[0][1]), (504, ln.polygon[2][1]), (100, ln.polygon[2][1])]
+    for ln in right:
+        ln.polygon = [(504, ln.polygon[0][1]), (900, ln.polygon[0][1]), (900, ln.polygon[2][1]), (504, ln.polygon[2][1])]
+    assert len(join_fragments(left + right)) == 12

@@ -13,8 +13,8 @@ import pytest
 
 from polyocr.document import Line, quad_from_box
 from polyocr.eval.metrics import order_accuracy, paragraph_f1
-from polyocr.pipeline.order import (METHODS, NoOrderWeights, Orderer, chain_decode, frame_boxes, line_features,
-                                    path_score, runs_to_paragraphs, skew_angle)
+from polyocr.pipeline.order import (METHODS, NoOrderWeights, Orderer, _gaps, chain_decode, column_switches,
+                                    frame_boxes, line_features, path_score, runs_to_paragraphs, skew_angle, xycut_order)
 
 W, H = 1654, 2339
 BODY, PITCH = 36, 52
@@ -227,6 +227,37 @@ def test_learned_order_keeps_xycut_where_the_model_scores_it_higher(orderers):
         assert [i for g in learned.order(lines, W, H) for i in g] == [2, 1, 0]
     finally:
         learned.scores = real
+
+
+def test_learned_order_never_interleaves_text_columns(orderers):
+    # The model scores reading across the page row by row (through both columns) above everything:
+    # the decoder must still read down one column, then the other, as XY-cut does.
+    lines, groups = two_columns(False)
+    ids = [ln.id for ln in lines]
+    boxes = frame_boxes(lines, W, H)
+    row_major = sorted(range(len(lines)), key=lambda i: (round(boxes[i, 1] / PITCH), boxes[i, 0]))
+    score = np.full((len(lines), len(lines)), -10.0)
+    for a, b in zip(row_major, row_major[1:]):
+        score[a, b] = 10.0
+    assert column_switches(boxes, row_major) > column_switches(boxes, xycut_order(boxes)) >= 1
+    assert path_score(score, chain_decode(score)) > path_score(score, xycut_order(boxes))
+    learned = orderers["learned"]
+    real = learned.scores
+    try:
+        learned.scores = lambda *args, **kw: (score, np.zeros(score.shape))
+        got = [ids[i] for g in learned.order(lines, W, H) for i in g]
+    finally:
+        learned.scores = real
+    assert got == [k for g in groups for k in g]
+
+
+def test_a_gutter_is_found_when_line_ends_fall_inside_it():
+    # Two columns [0, 100] and [160, 260]; one line of each reaches into the gutter (to 125, from
+    # 140). Each sub-interval of the valley is narrower than 40, the valley (100-160) is not.
+    lo = np.array([0.0] * 6 + [160.0] * 6 + [0.0, 140.0])
+    hi = np.array([100.0] * 6 + [260.0] * 6 + [125.0, 260.0])
+    assert _gaps(lo, hi, 40.0, tol=2) == [(100.0, 160.0)]
+    assert _gaps(lo, hi, 40.0, tol=0) == []
 
 
 def test_order_metrics():

@@ -37,13 +37,16 @@ __all__ = ["join_fragments", "find_gutters", "split_at_gutters", "JoinConfig"]
 class JoinConfig:
     max_gap: float = 6.0        # in line heights: wider gaps are never word gaps
     min_gap: float = 0.8        # the detector keeps normal word gaps inside a line; boxes closer than
-                                # this are neighbours across a narrow gutter, grown into each other
+                                # this may be neighbours across a narrow gutter, grown into each other:
+                                # they are joined only on the evidence of the recognised words
+    max_overlap: float = 0.6    # grown boxes of one row may overlap by this many line heights
+    min_ink_gap: float = 0.25   # between the words of (nearly) touching fragments: at least a space
     max_tilt: float = 0.09      # radians (~5°): only near-horizontal lines are joined
     row_overlap: float = 0.6    # vertical overlap, as a share of the smaller height, to be one row
     height_ratio: float = 1.45  # fragments of one line have about the same height
     reach: float = 2.6          # neighbouring rows are looked for within this many heights
     gutter_min: float = 0.6     # gutters: at least this many line heights wide,
-    gutter_crossers: float = 0.08  # crossed by at most this share of the densest column's lines,
+    gutter_crossers: float = 0.12  # crossed by at most this share of the densest column's lines,
     gutter_sides: float = 0.3   # with at least this share of that density on each side
 
 
@@ -79,13 +82,17 @@ def _same_row(a: _Box, b: _Box, cfg: JoinConfig) -> bool:
     return small > 0 and overlap >= cfg.row_overlap * small and big <= cfg.height_ratio * small
 
 
-def _covered(gap0: float, gap1: float, row: _Box, boxes: list[_Box], skip: set[int], cfg: JoinConfig) -> bool:
+def _covered(gap0: float, gap1: float, row: _Box, boxes: list[_Box], skip: set[int], cfg: JoinConfig,
+             ink: list[tuple[float, float]] | None = None, slack: float = 0.2) -> bool:
     """Do the rows above and below (where there are any) cover the gap [gap0, gap1] with ink boxes?
 
     Rows are taken together (their boxes' union), so a fragmented neighbour row still counts, while
-    a gutter or a table's cell gap, open in every row, never is covered.
+    a gutter or a table's cell gap, open in every row, never is covered. With ``ink`` (each line's
+    ink extent: first word to last) lines cover only from ink to ink, not with their grown boxes.
+    ``slack`` (in line heights) forgives that much of the gap at each end: grown boxes need it, ink
+    extents do not (a narrow gutter is as wide as a word space).
     """
-    tol = 0.2 * row.h
+    tol = slack * row.h
     sides: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for k, o in enumerate(boxes):
         if k in skip or not (0.6 * row.h <= o.h <= 1.6 * row.h):
@@ -95,7 +102,7 @@ def _covered(gap0: float, gap1: float, row: _Box, boxes: list[_Box], skip: set[i
             continue
         if o.x1 < gap0 - 2 * row.h or o.x0 > gap1 + 2 * row.h:
             continue                                  # another column or region: says nothing here
-        sides[dy < 0].append((o.x0, o.x1))
+        sides[dy < 0].append(ink[k] if ink is not None else (o.x0, o.x1))
     if not (sides[True] or sides[False]):
         return False
     for spans in sides.values():
@@ -109,6 +116,11 @@ def _covered(gap0: float, gap1: float, row: _Box, boxes: list[_Box], skip: set[i
         if reach < gap1 - tol:
             return False
     return True
+
+
+def _ink(line: Line) -> list[tuple[float, float]]:
+    """The recognised words' x extents, left to right (empty when the line has no words)."""
+    return sorted((min(p[0] for p in w.polygon), max(p[0] for p in w.polygon)) for w in line.words)
 
 
 def _usable(lines: list[Line], cfg: JoinConfig) -> list[bool]:
@@ -226,14 +238,20 @@ def join_fragments(lines: list[Line], cfg: JoinConfig | None = None) -> list[Lin
     lines = split_at_gutters(lines, gutters, cfg)
     boxes = [_box(ln) for ln in lines]
     ok = _usable(lines, cfg)
+    ink = [_ink(ln) for ln in lines]
+    # each line's ink extent, first word to last (no words: the box less the detector's growth)
+    extents = [(w[0][0], max(x1 for _, x1 in w)) if w else (bx.x0 + 0.3 * bx.h, bx.x1 - 0.3 * bx.h)
+               for w, bx in zip(ink, boxes)]
     right: dict[int, int] = {}                        # fragment → the fragment continuing it
     for i, a in enumerate(boxes):
         if not ok[i]:
             continue
         nearest = None
         for j, b in enumerate(boxes):
-            if (i != j and ok[j] and b.x0 >= a.x1 + cfg.min_gap * max(a.h, b.h) and lines[i].direction == lines[j].direction
-                    and b.x0 - a.x1 <= cfg.max_gap * max(a.h, b.h) and _same_row(a, b, cfg)
+            hh = max(a.h, b.h)
+            if (i != j and ok[j] and b.x0 >= a.x1 - cfg.max_overlap * hh and b.x1 > a.x1 + hh
+                    and lines[i].direction == lines[j].direction
+                    and b.x0 - a.x1 <= cfg.max_gap * hh and _same_row(a, b, cfg)
                     and (nearest is None or b.x0 < boxes[nearest].x0)):
                 nearest = j
         if nearest is None:
@@ -242,8 +260,16 @@ def join_fragments(lines: list[Line], cfg: JoinConfig | None = None) -> list[Lin
         if any(a.x1 - 0.5 * a.h < (g0 + g1) / 2 < b.x0 + 0.5 * b.h for g0, g1 in gutters):
             continue
         row = _Box(a.x0, b.x1, min(a.y0, b.y0), max(a.y1, b.y1))
-        if _covered(a.x1, b.x0, row, boxes, {i, nearest}, cfg):
-            right[i] = nearest
+        if b.x0 - a.x1 >= cfg.min_gap * max(a.h, b.h):
+            if _covered(a.x1, b.x0, row, boxes, {i, nearest}, cfg):
+                right[i] = nearest
+        elif ink[i] and ink[nearest]:
+            # Grown boxes that (nearly) touch: the ink gap between the two fragments' words must be a
+            # word gap that the neighbouring rows' words run across (a narrow gutter or a table's
+            # cell gap stays open in every row).
+            g0, g1 = ink[i][-1][1], ink[nearest][0][0]
+            if g1 - g0 >= cfg.min_ink_gap * row.h and _covered(g0, g1, row, boxes, {i, nearest}, cfg, extents, slack=0.0):
+                right[i] = nearest
     if not right:
         return list(lines)
     heads = [i for i in right if i not in set(right.values())]

@@ -31,7 +31,7 @@ import numpy as np
 from polyocr.document import Block, Line, polygon_bounds, quad_from_box
 
 __all__ = ["Orderer", "OrderWeights", "NoOrderWeights", "METHODS", "N_FEATURES", "line_features", "page_direction",
-           "skew_angle", "make_block", "chain_decode", "path_score", "runs_to_paragraphs", "xycut_order", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
+           "skew_angle", "make_block", "chain_decode", "path_score", "runs_to_paragraphs", "xycut_order", "column_switches", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 METHODS = ("learned", "xycut")
@@ -290,14 +290,25 @@ def _gaps(lo: np.ndarray, hi: np.ndarray, min_gap: float, tol: int = 0) -> list[
     step = np.concatenate([np.ones(len(lo)), -np.ones(len(hi))])
     order = np.lexsort((step, pos))  # at equal positions, ends before starts
     pos, cover = pos[order], np.cumsum(step[order])
-    out = []
+    # Runs of consecutive low-cover intervals: the odd crossing line's ends cut a valley into pieces
+    # that are each narrower than min_gap while the valley is not.
+    runs: list[tuple[float, float]] = []
+    start = end = 0.0
+    open_run = False
     for k in range(len(pos) - 1):
-        g0, g1 = float(pos[k]), float(pos[k + 1])
-        if cover[k] <= tol and g1 - g0 >= min_gap and (hi <= g0).sum() >= 2 and (lo >= g1).sum() >= 2:
-            if out and out[-1][1] >= g0:  # extend a valley cut by a sub-gap event
-                out[-1] = (out[-1][0], g1)
-            else:
-                out.append((g0, g1))
+        if pos[k + 1] == pos[k]:
+            continue                                  # an instant between two events at one position
+        if cover[k] <= tol:
+            if not open_run:
+                start, open_run = float(pos[k]), True
+            end = float(pos[k + 1])
+        elif open_run:
+            runs.append((start, end))
+            open_run = False
+    if open_run:
+        runs.append((start, end))
+    out = [(g0, g1) for g0, g1 in runs
+           if g1 - g0 >= min_gap and (hi <= g0).sum() >= 2 and (lo >= g1).sum() >= 2]
     return out
 
 
@@ -312,9 +323,13 @@ def _columnar(b: np.ndarray, pieces: list[np.ndarray], t: float) -> bool:
     """Text columns (long lines filling their piece), not table cells or form fields."""
     fills, lengths = [], []
     for p in pieces:
-        span = max(b[p, 2].max() - b[p, 0].min(), 1.0)
-        fills.extend((b[p, 2] - b[p, 0]) / span)
-        lengths.append(float(np.median(b[p, 2] - b[p, 0])))
+        # by row, not by line: a justified line the detector left in fragments still fills its column
+        rows = np.array([(b[r, 0].min(), b[r, 2].max()) for r in _rows(b, p)])
+        # the column's extent without the odd line that runs across the gutter (a heading, a line
+        # the detector ran over a narrow gutter)
+        span = max(float(np.percentile(rows[:, 1], 90) - np.percentile(rows[:, 0], 10)), 1.0)
+        fills.extend(np.minimum((rows[:, 1] - rows[:, 0]) / span, 1.0))
+        lengths.append(float(np.median(rows[:, 1] - rows[:, 0])))
     return float(np.median(fills)) >= 0.7 and min(lengths) >= 8 * t
 
 
@@ -324,6 +339,18 @@ def _xy(b: np.ndarray, ids: np.ndarray, t: float, depth: int = 0) -> list[int]:
     xg = _gaps(b[ids, 0], b[ids, 2], 0.5 * t, tol=len(ids) // 10)
     xs = _split(b, ids, 0, xg) if xg else []
     if xg and _columnar(b, xs, t):
+        # Lines in or across a gutter that sit above or below all the columns (a title, a centred
+        # page number) come before or after them, not inside whichever column holds their centre.
+        inside = np.array([any(b[i, 0] < g1 and b[i, 2] > g0 for g0, g1 in xg) for i in ids])
+        rest = ids[~inside]
+        if inside.any() and len(rest):
+            top, bottom = b[rest, 1].min(), b[rest, 3].max()
+            above = [i for i in ids[inside] if b[i, 3] <= top]
+            below = [i for i in ids[inside] if b[i, 1] >= bottom]
+            if above or below:
+                middle = np.array(sorted(set(ids.tolist()) - set(above) - set(below)))
+                return ([i for i in sorted(above, key=lambda i: b[i, 1])] + _xy(b, middle, t, depth + 1)
+                        + [i for i in sorted(below, key=lambda i: b[i, 1])])
         return [i for p in xs for i in _xy(b, p, t, depth + 1)]
     yg = _gaps(b[ids, 1], b[ids, 3], 0.05 * t)
     if yg:
@@ -365,8 +392,8 @@ def _merge_columns(b: np.ndarray, bands: list[np.ndarray], t: float) -> list[np.
     return out
 
 
-def _leaf(b: np.ndarray, ids: np.ndarray) -> list[int]:
-    """Lines with no clean cut between them: rows by vertical overlap, each row left to right."""
+def _rows(b: np.ndarray, ids: np.ndarray) -> list[list[int]]:
+    """Lines grouped into rows by vertical overlap, top to bottom."""
     rows: list[list[int]] = []
     for i in sorted(ids.tolist(), key=lambda i: (b[i, 1], b[i, 0])):
         if rows:
@@ -377,20 +404,53 @@ def _leaf(b: np.ndarray, ids: np.ndarray) -> list[int]:
                 r.append(i)
                 continue
         rows.append([i])
-    return [i for r in rows for i in sorted(r, key=lambda i: b[i, 0])]
+    return rows
+
+
+def _leaf(b: np.ndarray, ids: np.ndarray) -> list[int]:
+    """Lines with no clean cut between them: rows by vertical overlap, each row left to right."""
+    return [i for r in _rows(b, ids) for i in sorted(r, key=lambda i: b[i, 0])]
+
+
+def _cores(boxes: np.ndarray) -> tuple[np.ndarray, float]:
+    """Cut on the cores of the boxes: detected boxes carry margins that close the gaps between rows
+    and columns (exact boxes only gain a little more white space). Also the median line height."""
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    t = float(np.median(h))
+    core = boxes + np.stack([np.minimum(0.25 * t, 0.25 * (boxes[:, 2] - boxes[:, 0])), 0.2 * h,
+                             -np.minimum(0.25 * t, 0.25 * (boxes[:, 2] - boxes[:, 0])), -0.2 * h], axis=1)
+    return core, t
 
 
 def xycut_order(boxes: np.ndarray) -> list[int]:
     """Reading order of boxes (already in the left-to-right frame of :func:`frame_boxes`)."""
     if not len(boxes):
         return []
-    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
-    t = float(np.median(h))
-    # Cut on the cores of the boxes: detected boxes carry margins that close the gaps between rows
-    # and columns (exact boxes only gain a little more white space).
-    core = boxes + np.stack([np.minimum(0.25 * t, 0.25 * (boxes[:, 2] - boxes[:, 0])), 0.2 * h,
-                             -np.minimum(0.25 * t, 0.25 * (boxes[:, 2] - boxes[:, 0])), -0.2 * h], axis=1)
+    core, t = _cores(boxes)
     return _xy(core, np.arange(len(boxes)), t)
+
+
+def column_switches(boxes: np.ndarray, order: Sequence[int]) -> int:
+    """How often ``order`` moves between the page's text columns (0 when it has none).
+
+    Columns are the first cut XY-cut makes when it is a cut between text columns (not table cells).
+    A reading goes down one column before the next, whatever the model's scores say.
+    """
+    if len(boxes) < 4:
+        return 0
+    core, t = _cores(boxes)
+    ids = np.arange(len(boxes))
+    gaps = _gaps(core[:, 0], core[:, 2], 0.5 * t, tol=len(ids) // 10)
+    if not gaps:
+        return 0
+    pieces = _split(core, ids, 0, gaps)
+    if not _columnar(core, pieces, t):
+        return 0
+    col = np.empty(len(boxes), int)
+    for k, p in enumerate(pieces):
+        col[p] = k
+    seq = col[list(order)]
+    return int((seq[1:] != seq[:-1]).sum())
 
 
 def gap_paragraphs(boxes: np.ndarray, order: Sequence[int]) -> list[list[int]]:
@@ -486,7 +546,10 @@ class Orderer:
             score, same = self.scores(lines, width, height, direction)
             # The greedy chain decoder can settle on an order its own model scores below XY-cut's
             # (key/value forms, pages with stray fragments): keep whichever the model prefers.
-            order = max((chain_decode(score), xycut_order(boxes)), key=lambda o: path_score(score, o))
+            # Nor is a path that crosses between text columns more often than XY-cut's trusted.
+            chain, xy = chain_decode(score), xycut_order(boxes)
+            better = path_score(score, chain) > path_score(score, xy)
+            order = chain if better and column_switches(boxes, chain) <= column_switches(boxes, xy) else xy
             return runs_to_paragraphs(order, same, self.weights.same_threshold)
         return gap_paragraphs(boxes, xycut_order(boxes))
 
