@@ -171,3 +171,56 @@ def test_text_scale_leaves_ordinary_pages_alone(res):
 
     page = _page(res, "en", "prose").image
     assert text_scale(page, 1280) == inference_scale(*page.shape[:2], 1280)
+
+
+def _toc_page():
+    """Three contents entries; their page numbers right-aligned in a column far to the right."""
+    from render_util import render
+
+    entries = ["Introduction to the method", "Results and discussion", "Further work"]
+    numbers = ["85", "246", "131"]
+    page = np.full((400, 1400), 255, np.uint8)
+    boxes, nboxes = [], []
+    for k, (e, n) in enumerate(zip(entries, numbers)):
+        y = 60 + 44 * k
+        a, b = render(e, size=24), render(n, size=24)
+        page[y:y + a.shape[0], 80:80 + a.shape[1]] = np.minimum(page[y:y + a.shape[0], 80:80 + a.shape[1]], a)
+        x = 1300 - b.shape[1]
+        page[y:y + b.shape[0], x:x + b.shape[1]] = np.minimum(page[y:y + b.shape[0], x:x + b.shape[1]], b)
+        boxes.append((80, y, 80 + a.shape[1], y + a.shape[0]))
+        nboxes.append((x, y, x + b.shape[1], y + b.shape[0]))
+    return np.stack([page] * 3, -1), boxes, nboxes, entries, numbers
+
+
+def test_ink_rows_cut_a_stack_of_numbers_into_rows():
+    from polyocr.pipeline.detect import DetectedLine
+    from polyocr.pipeline.pipeline import ink_rows
+
+    rgb, _, nboxes, _, _ = _toc_page()
+    x0, y0 = min(b[0] for b in nboxes), nboxes[0][1]
+    x1, y1 = max(b[2] for b in nboxes), nboxes[-1][3]
+    stack = DetectedLine(np.array([[x1, y0], [x1, y1], [x0, y1], [x0, y0]], np.float32), 0.9, True)
+    rows = ink_rows(rgb, stack)
+    assert len(rows) == 3 and not any(r.vertical for r in rows)
+    for r, (bx0, by0, bx1, by1) in zip(rows, nboxes):
+        assert abs(r.quad[:, 1].mean() - (by0 + by1) / 2) < 8
+
+
+def test_a_stack_read_as_one_vertical_line_is_read_again_as_rows(pipe):
+    # The detector can return a column of right-aligned page numbers as one vertical line, which
+    # reads as junk below the confidence floor: _restack reads its ink rows as horizontal lines.
+    from polyocr.pipeline.detect import DetectedLine
+    from polyocr.pipeline.pipeline import crop_line
+
+    rgb, boxes, nboxes, entries, numbers = _toc_page()
+    lines = [DetectedLine(np.array([[a, b - 6], [c, b - 6], [c, d + 6], [a, d + 6]], np.float32), 0.9, False)
+             for a, b, c, d in boxes]
+    x0, y0 = min(b[0] for b in nboxes) - 6, nboxes[0][1] - 4
+    x1, y1 = max(b[2] for b in nboxes) + 6, nboxes[-1][3] + 4
+    lines.append(DetectedLine(np.array([[x1, y0], [x1, y1], [x0, y1], [x0, y0]], np.float32), 0.9, True))
+    readings = pipe.recognizer.read([crop_line(rgb, d.quad, d.vertical, pipe.margin) for d in lines],
+                                    [d.vertical for d in lines])
+    assert readings[-1].line.confidence < pipe.config.min_confidence      # the stack reads as junk
+    out, again = pipe._restack(rgb, lines, list(readings))
+    assert sum(d.vertical for d in out) == 0 and len(out) == 6
+    assert [r.line.text for r in again[3:]] == numbers
