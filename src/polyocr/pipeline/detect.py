@@ -155,28 +155,30 @@ def maps_to_lines(prob: np.ndarray, log_thick: np.ndarray, shrink: float, stride
             continue
         whole = labels[y:y + h, x:x + w] == i
         parts = [whole]
-        if min(w, h) > 4:
-            # cheap test first: a component no thicker than its bounding box's short side allows
-            # cannot be several lines (most components; the full test fits a rectangle)
-            core = float(np.exp(np.median(log_thick[y:y + h, x:x + w][whole]))) * (1 - 2 * shrink)
-            if min(w, h) + 1.0 > MERGED_RATIO * max(core, 1.0):
-                parts = split_merged(whole, log_thick[y:y + h, x:x + w], shrink)
+        thick = float(np.exp(np.median(log_thick[y:y + h, x:x + w][whole])))
+        # cheap test first: a component no thicker than its bounding box's short side allows
+        # cannot be several lines (most components; the full test fits a rectangle)
+        if min(w, h) > 4 and min(w, h) + 1.0 > MERGED_RATIO * max(thick * (1 - 2 * shrink), 1.0):
+            parts = split_merged(whole, log_thick[y:y + h, x:x + w], shrink)
         for sub in parts:
-            line = _component_line(sub, x, y, prob, log_thick, shrink, min_score)
+            line = _component_line(sub, x, y, prob, log_thick, shrink, min_score,
+                                   thick if sub is whole else None)
             if line is not None:
                 lines.append(DetectedLine(line[0] * to_page, line[1], line[2]))
     return lines
 
 
 def _component_line(sub: np.ndarray, x: int, y: int, prob: np.ndarray, log_thick: np.ndarray, shrink: float,
-                    min_score: float) -> tuple[np.ndarray, float, bool] | None:
-    """One core component (mask ``sub`` at offset x, y) → (quad in output pixels, score, vertical)."""
+                    min_score: float, thick: float | None = None) -> tuple[np.ndarray, float, bool] | None:
+    """One core component (mask ``sub`` at offset x, y) → (quad in output pixels, score, vertical).
+    ``thick``: its median predicted thickness, when the caller has it already."""
     h, w = sub.shape
     ys, xs = np.nonzero(sub)
     score = float(prob[y:y + h, x:x + w][sub].mean())
     if score < min_score:
         return None
-    thick = float(np.exp(np.median(log_thick[y:y + h, x:x + w][sub])))
+    if thick is None:
+        thick = float(np.exp(np.median(log_thick[y:y + h, x:x + w][sub])))
     pts = np.stack([xs + x + 0.5, ys + y + 0.5], axis=1).astype(np.float32)
     (cx, cy), (rw, rh), angle = cv2.minAreaRect(pts)
     theta = np.deg2rad(angle)

@@ -139,8 +139,7 @@ def find_gutters(lines: list[Line], cfg: JoinConfig | None = None) -> list[tuple
     spans: list[list[tuple[float, float]]] = []
     for ln, b in usable:
         if 0.5 * h <= b.h <= 2.0 * h:
-            words = [(min(p[0] for p in w.polygon), max(p[0] for p in w.polygon)) for w in ln.words]
-            spans.append(words or [(b.x0, b.x1)])
+            spans.append(_ink(ln) or [(b.x0, b.x1)])
     x_max = max(x1 for line in spans for _, x1 in line)
     step = max(1.0, h / 8)
     n = int(x_max / step) + 2
