@@ -31,7 +31,7 @@ import numpy as np
 from polyocr.document import Block, Line, polygon_bounds, quad_from_box
 
 __all__ = ["Orderer", "OrderWeights", "NoOrderWeights", "METHODS", "N_FEATURES", "line_features", "page_direction",
-           "skew_angle", "make_block", "chain_decode", "path_score", "runs_to_paragraphs", "xycut_order", "column_switches", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
+           "skew_angle", "make_block", "chain_decode", "path_score", "runs_to_paragraphs", "xycut_order", "text_columns", "column_switches", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 METHODS = ("learned", "xycut")
@@ -430,25 +430,36 @@ def xycut_order(boxes: np.ndarray) -> list[int]:
     return _xy(core, np.arange(len(boxes)), t)
 
 
-def column_switches(boxes: np.ndarray, order: Sequence[int]) -> int:
-    """How often ``order`` moves between the page's text columns (0 when it has none).
+def text_columns(boxes: np.ndarray) -> np.ndarray | None:
+    """Each box's text column (left to right), or None when the page has no text columns.
 
     Columns are the first cut XY-cut makes when it is a cut between text columns (not table cells).
-    A reading goes down one column before the next, whatever the model's scores say.
     """
     if len(boxes) < 4:
-        return 0
+        return None
     core, t = _cores(boxes)
     ids = np.arange(len(boxes))
     gaps = _gaps(core[:, 0], core[:, 2], 0.5 * t, tol=len(ids) // 10)
     if not gaps:
-        return 0
+        return None
     pieces = _split(core, ids, 0, gaps)
     if not _columnar(core, pieces, t):
-        return 0
+        return None
     col = np.empty(len(boxes), int)
     for k, p in enumerate(pieces):
         col[p] = k
+    return col
+
+
+def column_switches(boxes: np.ndarray, order: Sequence[int], columns: np.ndarray | None = None) -> int:
+    """How often ``order`` moves between the page's text columns (0 when it has none).
+
+    A reading goes down one column before the next, whatever the model's scores say. ``columns``:
+    :func:`text_columns` of ``boxes``, when the caller compares several orders of one page.
+    """
+    col = text_columns(boxes) if columns is None else columns
+    if col is None:
+        return 0
     seq = col[list(order)]
     return int((seq[1:] != seq[:-1]).sum())
 
@@ -549,7 +560,11 @@ class Orderer:
             # Nor is a path that crosses between text columns more often than XY-cut's trusted.
             chain, xy = chain_decode(score), xycut_order(boxes)
             better = path_score(score, chain) > path_score(score, xy)
-            order = chain if better and column_switches(boxes, chain) <= column_switches(boxes, xy) else xy
+            if better:
+                cols = text_columns(boxes)
+                if cols is not None:
+                    better = column_switches(boxes, chain, cols) <= column_switches(boxes, xy, cols)
+            order = chain if better else xy
             return runs_to_paragraphs(order, same, self.weights.same_threshold)
         return gap_paragraphs(boxes, xycut_order(boxes))
 
