@@ -33,6 +33,7 @@ from polyocr.fileio import atomic_write
 from polyocr.models.detector import Detector, DetectorConfig
 from polyocr.pipeline.detect import inference_scale
 from polyocr.train.det_targets import line_quads, make_targets
+from polyocr.train.cpu import use_bf16
 
 __all__ = ["DetTrainConfig", "page_records", "CropSampler", "train_detector", "detector_loss"]
 
@@ -284,7 +285,7 @@ def train_detector(cfg: DetTrainConfig, out: str | Path, resume: bool = False, i
             img, kernel, thick, weight = next(batches)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(True)):
                 pred = model(img)
             loss, parts = detector_loss(pred, kernel, thick, weight)
             opt.zero_grad(set_to_none=True)

@@ -41,6 +41,7 @@ from polyocr.pipeline.recognize import RecognizedLine, ctc_greedy, finish_line, 
 from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, PrefetchBatches, RealSource, ShardSource,
                                 SynthSource, heldout_set)
 from polyocr.train.recipes import TrainConfig
+from polyocr.train.cpu import use_bf16
 
 __all__ = ["train", "lr_at", "make_batcher", "BatcherFactory", "evaluate", "read_samples", "line_ned", "edit_distance",
            "save_checkpoint", "load_checkpoint", "latest_checkpoint"]
@@ -297,6 +298,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
     if cfg.model.n_classes != len(charset):
         cfg = replace(cfg, model=replace(cfg.model, n_classes=len(charset)))
     log = _Log(out / "log.jsonl", echo)
+    if cfg.bf16 and not use_bf16(cfg.bf16):
+        log({"event": "warning", "message": "this CPU has no native bfloat16 (AMX/AVX512-BF16): training in fp32"})
+        cfg = replace(cfg, bf16=False)
 
     step, elapsed, samples_seen, position = 0, 0.0, 0, None
     ckpt = latest_checkpoint(out) if resume else None

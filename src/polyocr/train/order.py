@@ -22,6 +22,7 @@ import numpy as np
 from polyocr.document import Document, Line, Page, polygon_bounds
 from polyocr.fileio import atomic_write, file_record, run_log
 from polyocr.pipeline.order import N_FEATURES, chain_decode, line_features, runs_to_paragraphs
+from polyocr.train.cpu import use_bf16
 
 __all__ = ["CacheConfig", "cache_pages", "load_pages", "NoiseConfig", "noisy_lines", "PageSample", "page_sample",
            "OrderTrainConfig", "make_batches", "order_loss", "train_order", "evaluate_order", "export_order",
@@ -436,7 +437,7 @@ def train_order(cfg: OrderTrainConfig, out: str | Path, echo: Callable[[str], No
                 g["lr"] = _lr(cfg, step, time.time() - t0)
             feats, geom, para, mask = _collate([samples[i] for i in batch])
             model.train()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(cfg.bf16)):
                 outputs = model(feats, geom, mask)
             loss, parts = order_loss(outputs, para, mask)
             opt.zero_grad(set_to_none=True)

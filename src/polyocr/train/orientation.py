@@ -32,6 +32,7 @@ from PIL import Image
 
 from polyocr.fileio import atomic_write, file_record, run_log
 from polyocr.models.orientation import CLASSES, OrientationConfig
+from polyocr.train.cpu import use_bf16
 from polyocr.pipeline.language import script_of
 from polyocr.pipeline.recognize import pad_batch, prepare_line
 
@@ -355,7 +356,7 @@ def train_orientation(cfg: OrientTrainConfig, out: str | Path, echo: Callable[[s
             g["lr"] = _lr(cfg, step, time.time() - t0)
         images, widths, labels = sampler.batch()
         model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(cfg.bf16)):
             logits = model(torch.from_numpy(images), torch.from_numpy(widths))
         target = torch.from_numpy(labels)
         loss = F.cross_entropy(logits.float(), target)
