@@ -1,10 +1,13 @@
-"""Ablation: pages read with and without language-constrained re-decoding (polyocr.pipeline.constrain).
+"""Ablation: pages read with and without one decoding stage: language-constrained re-decoding
+(``--stage constrain``, polyocr.pipeline.constrain) or the character language model
+(``--stage lm``, polyocr.pipeline.rescore).
 
-    .venv/bin/python benchmarks/bench_constrain.py [--generated /work/data/eval/pages]
+    .venv/bin/python benchmarks/bench_constrain.py [--stage constrain|lm] [--generated /work/data/eval/pages]
         [--realdev /work/data/realdev] [--weights src/polyocr/weights] [--threads 2]
 
 Both readings come from the same weights and the same detection; the only difference is
-``ReadConfig.constrain_scripts``. Prints page NED (whitespace removed, as `polyocr eval`) per
+``ReadConfig.constrain_scripts`` or ``ReadConfig.language_model``. Also prints seconds per page
+each way (one process; compare within a run). Prints page NED (whitespace removed, as `polyocr eval`) per
 language and set, both ways, and how many lines the constraint changed. The weights must export
 per-frame alternatives (model.json "alternatives" > 0), or nothing changes.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections import defaultdict
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -26,6 +30,7 @@ def main() -> int:
     ap.add_argument("--realdev", default="", help="a built realdev folder")
     ap.add_argument("--weights", default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stage", choices=("constrain", "lm"), default="constrain")
     args = ap.parse_args()
 
     import numpy as np
@@ -47,18 +52,28 @@ def main() -> int:
     if not on.recognizer.alternatives:
         print(f"the recogniser in {on.recognizer.folder} exports no alternatives: re-export it", file=sys.stderr)
         return 2
-    off = Pipeline(ReadConfig(threads=args.threads, weights=args.weights, constrain_scripts=False))
+    off_cfg = {"constrain": {"constrain_scripts": False}, "lm": {"language_model": False}}[args.stage]
+    off = Pipeline(ReadConfig(threads=args.threads, weights=args.weights, **off_cfg))
+    if args.stage == "lm" and on.lms is None:
+        print(f"no charlm.safetensors in {on.recognizer.folder}", file=sys.stderr)
+        return 2
     for name, pages in sets.items():
         ned: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         changed = total = 0
+        seconds = {"off": 0.0, "on": 0.0}
         for p in pages:
-            docs = {mode: pipe.read(str(p.image)) for mode, pipe in (("off", off), ("on", on))}
+            docs = {}
+            for mode, pipe in (("off", off), ("on", on)):
+                t0 = time.perf_counter()
+                docs[mode] = pipe.read(str(p.image))
+                seconds[mode] += time.perf_counter() - t0
             for mode, doc in docs.items():
                 ned[p.language][mode].append(score_text(doc.text, p.text).ned_nows)
             lines = {mode: [ln.text for pg in doc.pages for b in pg.blocks for ln in b.lines] for mode, doc in docs.items()}
             total += len(lines["on"])
             changed += sum(t not in set(lines["off"]) for t in lines["on"])
-        print(f"\n{name}: {len(pages)} pages; the constraint changed {changed} of {total} lines")
+        print(f"\n{name}: {len(pages)} pages; the {args.stage} stage changed {changed} of {total} lines; "
+              f"s/page off {seconds['off'] / len(pages):.3f}, on {seconds['on'] / len(pages):.3f}")
         print(f"{'lang':<8} {'pages':>5} {'NED off':>8} {'NED on':>8} {'Δ':>8}")
         offs, ons = [], []
         for lang in sorted(ned):

@@ -9,7 +9,8 @@ Build the pages first with ``../shared/realdev/build.sh OUTDIR``. Lines are take
 language's pages (every k-th line, deterministic), skipping lines under 3 characters (page numbers).
 Each crop is the line box plus 0.15 × its height on every side, as the pipeline crops detected
 lines. NED per line after ``polyocr.eval.metrics.normalize`` (whitespace kept; removed for zh/ja),
-averaged per language.
+averaged per language. ``+LM``: the same readings with the language's character n-gram model choosing
+among doubtful characters (the page pipeline's default; "better" compares that column).
 """
 
 from __future__ import annotations
@@ -68,11 +69,13 @@ def main() -> int:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--no-tesseract", action="store_true")
     ap.add_argument("--json", default="")
+    ap.add_argument("--lm-weight", type=float, default=0.3, help="also read with the language's character model (0 = off)")
     args = ap.parse_args()
 
     from polyocr.eval.metrics import ned
     from polyocr.languages import LANGUAGES
     from polyocr.pipeline.recognize import Recognizer
+    from polyocr.pipeline.rescore import RescoreConfig, language_models, rescore_page
 
     realdev = Path(args.realdev)
     if not (realdev / "index.tsv").exists():
@@ -80,22 +83,29 @@ def main() -> int:
         return 2
     sets = _lines(realdev, args.per_language)
     rec = Recognizer(args.weights)
+    lms = language_models(args.weights) if args.lm_weight > 0 else None
     results = {}
-    print(f"{'lang':<8} {'lines':>5} {'polyocr NED':>12} {'tesseract NED':>14}  better")
+    print(f"{'lang':<8} {'lines':>5} {'polyocr NED':>12} {'+LM NED':>8} {'tesseract NED':>14}  better")
     for lang, items in sets.items():
         images, truth = [i for i, _ in items], [t for _, t in items]
-        preds = [r.text for r in rec.recognize(images, vertical=[False] * len(images),
-                                                directions=[LANGUAGES[lang].direction] * len(images))]
+        readings = rec.read(images, vertical=[False] * len(images), directions=[LANGUAGES[lang].direction] * len(images))
+        preds = [r.line.text for r in readings]
         ws = "remove" if lang in CJK else "keep"
         ours = float(np.mean([ned(p, t, ws) for p, t in zip(preds, truth)]))
         r = {"lines": len(items), "polyocr_ned": ours}
+        if lms is not None:
+            lm_preds = [x.line.text for x in rescore_page(readings, [lang] * len(readings), lms, rec.charset,
+                                                          RescoreConfig(weight=args.lm_weight))]
+            r["lm_ned"] = float(np.mean([ned(p, t, ws) for p, t in zip(lm_preds, truth)]))
         if not args.no_tesseract:
             tess = [_tesseract(im, LANGUAGES[lang].tesseract) for im in images]
             r["tesseract_ned"] = float(np.mean([ned(p, t, ws) for p, t in zip(tess, truth)]))
         results[lang] = r
         t = f"{r['tesseract_ned']:>14.3f}" if "tesseract_ned" in r else f"{'-':>14}"
-        better = "" if "tesseract_ned" not in r else ("polyocr" if ours < r["tesseract_ned"] else "tesseract")
-        print(f"{lang:<8} {len(items):>5} {ours:>12.3f} {t}  {better}", flush=True)
+        best = r.get("lm_ned", ours)
+        better = "" if "tesseract_ned" not in r else ("polyocr" if best < r["tesseract_ned"] else "tesseract")
+        lm = f"{r['lm_ned']:>8.3f}" if "lm_ned" in r else f"{'-':>8}"
+        print(f"{lang:<8} {len(items):>5} {ours:>12.3f} {lm} {t}  {better}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

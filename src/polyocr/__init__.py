@@ -27,18 +27,31 @@ def read(source: Any, **options: Any) -> Document:
 
 
 def recognize(image: Any, vertical: bool | None = None, direction: str | None = None,
-              weights: str | None = None) -> "RecognizedLine | list[RecognizedLine]":
+              weights: str | None = None, language: str | None = None) -> "RecognizedLine | list[RecognizedLine]":
     """Read one text-line image (array, PIL image or path) with the packaged recogniser.
 
     Returns ``(text, confidence, char_confidences)``; ``text`` is in logical order. A list of images
     gives a list of results. ``vertical=None`` treats crops more than twice as tall as wide as
-    vertical-rl columns; ``direction=None`` infers right-to-left from the characters read. The model
-    is loaded on first use (onnxruntime; torch is not needed) and kept for later calls.
+    vertical-rl columns; ``direction=None`` infers right-to-left from the characters read (a
+    ``language`` gives it). With ``language`` (e.g. "ja"), that language's character model settles
+    the characters the network is unsure of, as :func:`read` does on pages. The model is loaded on
+    first use (onnxruntime; torch is not needed) and kept for later calls.
     """
+    from polyocr.languages import get_language
     from polyocr.pipeline.recognize import default_recognizer
 
     rec = default_recognizer(weights)
-    if isinstance(image, (list, tuple)):
-        images: Sequence[Any] = image
-        return rec.recognize(images, [vertical] * len(images), [direction] * len(images))
-    return rec.recognize([image], [vertical], [direction])[0]
+    single = not isinstance(image, (list, tuple))
+    images: Sequence[Any] = [image] if single else image
+    if language is None:
+        out = rec.recognize(images, [vertical] * len(images), [direction] * len(images))
+    else:
+        from polyocr.pipeline.rescore import language_models, rescore_page
+
+        direction = direction or get_language(language).direction
+        readings = rec.read(images, [vertical] * len(images), [direction] * len(images))
+        lms = language_models(weights)
+        if lms is not None:
+            readings = rescore_page(readings, [language] * len(readings), lms, rec.charset)
+        out = [r.line for r in readings]
+    return out[0] if single else out

@@ -210,6 +210,24 @@ def cmd_train_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_lm(args: argparse.Namespace) -> int:
+    from polyocr.train.charlm import LMConfig, build_lms
+
+    out = Path(args.out)
+    if out.is_dir():
+        out = out / "charlm.safetensors"
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: no such folder")
+    if args.shared and not Path(args.shared).is_dir():
+        raise UsageError(f"--shared {args.shared}: no such folder")
+    cfg = LMConfig(out=str(out), languages=args.langs or tuple(LANGUAGES), order=args.order,
+                   min_count=args.min_count, shared=args.shared or None)
+    models = build_lms(cfg, log=print)
+    print(json.dumps({"out": str(out), "bytes": out.stat().st_size,
+                      "ngrams": {lang: lm.size for lang, lm in models.items()}}))
+    return 0
+
+
 def cmd_train_det(args: argparse.Namespace) -> int:
     from polyocr.train.detector import DetTrainConfig, train_detector
 
@@ -469,6 +487,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="score at most N lines per shard (0 = all)")
     p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=cmd_train_score)
+
+    p = train.add_parser("lm", help="the per-language character n-gram models that rescore doubtful characters")
+    p.add_argument("--out", required=True, help="a .safetensors file, or a folder for charlm.safetensors "
+                                                "(the packaged one: src/polyocr/weights)")
+    p.add_argument("--langs", type=_langs, default=None, help="comma-separated languages (default: all eight)")
+    p.add_argument("--order", type=int, choices=(1, 2, 3, 4), default=4)
+    p.add_argument("--min-count", type=_positive, default=2, help="prune n-grams (n >= 2) seen fewer times")
+    p.add_argument("--shared", default="", help="folder holding data/corpus (default: the usual search)")
+    p.set_defaults(func=cmd_train_lm)
 
     p = train.add_parser("det", help="the text-line detector, on `polyocr synth pages` shards")
     p.add_argument("--out", required=True, help="run folder: log.jsonl, checkpoints/")

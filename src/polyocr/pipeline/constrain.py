@@ -29,7 +29,7 @@ from polyocr.charset import Charset
 from polyocr.pipeline.language import han_variant, script_of
 from polyocr.pipeline.recognize import LineReading, redecode
 
-__all__ = ["LANG_SCRIPTS", "constraint_language", "line_scripts", "page_variant", "allowed_classes", "constrain_page"]
+__all__ = ["LANG_SCRIPTS", "constraint_language", "line_scripts", "page_variant", "allowed_classes", "page_constraints", "constrain_page"]
 
 LANG_SCRIPTS: dict[str, frozenset[str]] = {
     "en": frozenset({"latin"}), "ru": frozenset({"latin", "cyrillic"}), "ar": frozenset({"latin", "arabic"}),
@@ -102,16 +102,27 @@ def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str
     return ok
 
 
-def constrain_page(readings: Sequence[LineReading], langs: Sequence[str], main: str,
-                   charset: Charset) -> tuple[list[LineReading], list[str]]:
-    """Every line of a page decoded again with its language's characters; returns readings and labels."""
+def page_constraints(readings: Sequence[LineReading], langs: Sequence[str], main: str,
+                     charset: Charset) -> list[tuple[str, np.ndarray]]:
+    """(constraint language, admitted classes) for every line of a page."""
     variant = page_variant([r.line.text for r, lang in zip(readings, langs) if lang in ("zh-Hans", "zh-Hant")])
-    out_r, out_l = [], []
+    out = []
     for r, lang in zip(readings, langs):
         clang = constraint_language(r.line.text, lang, main)
         drop = {"hans": "hant", "hant": "hans"}.get(variant, "") if clang in ("zh-Hans", "zh-Hant") else ""
-        scripts = line_scripts(r.line.text, clang)
-        ok = allowed_classes(charset, scripts, drop)
+        out.append((clang, allowed_classes(charset, line_scripts(r.line.text, clang), drop)))
+    return out
+
+
+def constrain_page(readings: Sequence[LineReading], langs: Sequence[str], main: str, charset: Charset,
+                   constraints: Sequence[tuple[str, np.ndarray]] | None = None
+                   ) -> tuple[list[LineReading], list[str]]:
+    """Every line of a page decoded again with its language's characters; returns readings and labels.
+    ``constraints``: :func:`page_constraints` of these lines, when the caller has them already."""
+    if constraints is None:
+        constraints = page_constraints(readings, langs, main, charset)
+    out_r, out_l = [], []
+    for r, lang, (clang, ok) in zip(readings, langs, constraints):
         if r.alt_ids is not None and not all(ok[i] for i in charset.encode(r.visual)[0]):
             r = redecode(r, ok, charset)
             lang = clang

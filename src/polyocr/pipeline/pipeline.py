@@ -36,8 +36,9 @@ from PIL import Image
 from polyocr.document import Document, Line, Page, Word
 from polyocr.pipeline.detect import DetectedLine, LineDetector, quad_size
 from polyocr.pipeline.fragments import join_fragments
-from polyocr.pipeline.constrain import constrain_page
+from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.language import page_languages
+from polyocr.pipeline.rescore import RescoreConfig, language_models, rescore_page
 from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line
 from polyocr.pipeline.runtime import cpu_session
 
@@ -71,6 +72,8 @@ class ReadConfig:
     min_confidence: float = 0.35        # lines read with less confidence are dropped (noise, pictures)
     join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
     constrain_scripts: bool = True      # decode lines again with their language's characters (pipeline.constrain)
+    language_model: bool = True         # choose among doubtful characters with the language's n-gram model (pipeline.rescore)
+    lm_weight: float = 0.3              # its weight against the recogniser's log probabilities
     weights: str | None = None          # folder with detector/recogniser/order weights (default: packaged)
 
     def __post_init__(self) -> None:
@@ -255,6 +258,7 @@ class Pipeline:
         self.recognizer = recognizer or Recognizer(config.weights, threads=config.threads)
         self.orderer = orderer or Orderer(method=config.order)
         self.orientation = orientation or (GlyphOrientation(config.weights) if config.orientation else None)
+        self.lms = language_models(config.weights) if config.language_model and config.lm_weight > 0 else None
         self.margin = 0.15
 
     # -- orientation --------------------------------------------------------------------------------
@@ -330,8 +334,15 @@ class Pipeline:
         kept = [(ln, r) for ln, r in zip(lines, readings)
                 if r.line.text.strip() and r.line.confidence >= self.config.min_confidence]
         langs, main = page_languages([r.line.text for _, r in kept], self.config.languages)
-        if self.config.constrain_scripts and kept:
-            readings2, langs = constrain_page([r for _, r in kept], langs, main, self.recognizer.charset)
+        if kept and (self.config.constrain_scripts or self.lms is not None):
+            readings2 = [r for _, r in kept]
+            cons = page_constraints(readings2, langs, main, self.recognizer.charset)
+            if self.config.constrain_scripts:
+                readings2, langs = constrain_page(readings2, langs, main, self.recognizer.charset, cons)
+            if self.lms is not None:
+                masks = [ok for _, ok in cons] if self.config.constrain_scripts else None
+                readings2 = rescore_page(readings2, langs, self.lms, self.recognizer.charset,
+                                         RescoreConfig(weight=self.config.lm_weight), masks)
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
         uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []

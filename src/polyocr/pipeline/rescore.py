@@ -1,0 +1,295 @@
+"""Choose among the recogniser's per-character alternatives with the line language's n-gram model.
+
+Greedy CTC takes each character on its own. Where the network hesitates (the best class of a
+character's frames is below ``confident``), this reconsiders the K best classes of those frames and
+picks the sequence that maximises
+
+    Σ log P_ocr(character) + weight · log P_lm(character | the characters before it) + bonus · characters
+
+exactly (Viterbi over the last ``order - 1`` choices; a confident character has one candidate, so the
+states stay few). A doubtful run may also be read as nothing when blank is among its frames'
+alternatives (an inserted character, "ftorm" → "form"); the per-character bonus keeps that from
+winning just because one character fewer pays one LM term fewer. The queries of all doubtful lines
+of a page go to :mod:`polyocr.models.charlm` in one vectorised call. Characters stay where the
+network put them: a CTC run changes class or disappears, nothing is inserted, so word boxes and
+confidences carry over.
+
+Right-to-left lines are decoded in display order; their characters are fed to the model in reverse,
+which is logical order for the letters (digits and Latin runs inside such lines are scored reversed,
+a small error the weight absorbs). Vertical lines read top to bottom already.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from polyocr.charset import BLANK, Charset
+from polyocr.models.charlm import BOS, CharLM, LMSet
+from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, _reading, infer_direction
+
+__all__ = ["RescoreConfig", "rescore", "rescore_page", "language_models", "LM_FILE"]
+
+LM_FILE = "charlm.safetensors"
+_LOADED: dict[str, LMSet | None] = {}
+_GONE = -2   # a deleted run in the query builder
+
+
+def language_models(weights: str | os.PathLike[str] | None = None) -> LMSet | None:
+    """The character models in a weights folder (default: the packaged one), loaded once per process;
+    None when the folder has none (a custom folder may ship only a recogniser)."""
+    folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    key = str(folder.resolve())
+    if key not in _LOADED:
+        path = folder / LM_FILE
+        _LOADED[key] = LMSet(path) if path.is_file() else None
+    return _LOADED[key]
+
+
+@dataclass(frozen=True)
+class RescoreConfig:
+    """Weights chosen on a validation set (held-out fonts, seed 888), not on the benchmark lines."""
+
+    weight: float = 0.3        # language-model weight against the recogniser's log probabilities
+    char_bonus: float = 1.0    # added per emitted character: without it, dropping a character saves its LM cost
+    deletions: bool = True     # a doubtful run may also be read as nothing (blank), removing an inserted character
+    confident: float = 0.97    # a character whose best frame probability reaches this is kept as read
+    alternatives: int = 3      # candidates per doubtful character (the read class and the next best)
+    min_alt: float = 0.02      # an alternative below this probability cannot win at these weights
+    min_prob: float = 1e-4     # floor for an alternative's probability inside the log
+
+
+def _runs(top: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) frame of each run of one non-blank class, as greedy CTC reads them."""
+    runs: list[tuple[int, int]] = []
+    prev = BLANK
+    for f, i in enumerate(top.tolist()):
+        if i != BLANK:
+            if i == prev:
+                runs[-1] = (runs[-1][0], f)
+            else:
+                runs.append((f, f))
+        prev = i
+    return runs
+
+
+@dataclass
+class _Plan:
+    """One doubtful line: its CTC runs, their candidates in language-model order, and the queries."""
+
+    reading: LineReading
+    top: np.ndarray                       # per frame: the admitted best class (BLANK elsewhere)
+    ok: np.ndarray                        # (frames, K) admitted alternatives
+    runs: list[tuple[int, int]]           # (first, last) frame per run, display order
+    order: list[int]                      # runs in language-model order
+    cands: list[list[tuple[int, float]]]  # per position in ``order``: (class, probability), read class first
+    combos: list[list[tuple[int, ...]]]   # per position: candidate indices of positions i-k..i
+    start: int = 0                        # first row of this line's queries in the page batch
+
+
+_WORDLIKE: dict[str, np.ndarray] = {}
+
+
+def _wordlike(charset: Charset) -> np.ndarray:
+    """Per class: a letter, a combining mark or the space. Only these may change or be chosen: the
+    models learned prose, so on a bullet, a quotation mark, a digit or code punctuation they would only
+    voice their corpus's habits ("•" → "*", "4.19" → "4,19", "‘" → '"'), not what is printed."""
+    got = _WORDLIKE.get(charset.sha256)
+    if got is None:
+        got = np.zeros(len(charset), bool)
+        for i in range(len(charset)):
+            ch = charset.decode([i]) if i != BLANK else ""
+            got[i] = len(ch) == 1 and (ch == " " or unicodedata.category(ch)[0] in "LM")
+        _WORDLIKE[charset.sha256] = got
+    return got
+
+
+def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, charset: Charset) -> _Plan | None:
+    """The line's doubtful characters and their alternatives, or None when nothing is in doubt."""
+    ai, ap = reading.alt_ids, reading.alt_probs
+    if ai is None or ap is None or not len(ai) or cfg.weight <= 0:
+        return None
+    wordlike = _wordlike(charset)
+    ok = allowed[ai] if allowed is not None else np.ones(ai.shape, bool)
+    ok &= ai != BLANK
+    rows = np.arange(len(ai))
+    first = ok.argmax(1)
+    top = np.where((ai[:, 0] != BLANK) & ok[rows, first], ai[rows, first], BLANK)
+    runs = _runs(top)
+    cands: list[list[tuple[int, float]]] = []
+    doubt = False
+    for f0, f1 in runs:
+        seg_ids, seg_p, seg_ok = ai[f0:f1 + 1], ap[f0:f1 + 1], ok[f0:f1 + 1]
+        read = int(top[f0])
+        read_p = float(seg_p[seg_ids == read].max())
+        if read_p >= cfg.confident or not wordlike[read]:
+            cands.append([(read, read_p)])
+            continue
+        best: dict[int, float] = {}
+        for c, p in zip(seg_ids[seg_ok].tolist(), seg_p[seg_ok].tolist()):
+            if p > best.get(c, 0.0):
+                best[c] = p
+        others = sorted(((c, p) for c, p in best.items() if c != read and p >= cfg.min_alt and wordlike[c]),
+                        key=lambda x: -x[1])
+        if cfg.deletions:
+            # the run read as nothing: blank in every one of its frames (the least of them, as a bound)
+            blank = np.where(seg_ids == BLANK, seg_p, 0.0).max(1).min()
+            if blank >= cfg.min_alt:
+                others = sorted(others + [(BLANK, float(blank))], key=lambda x: -x[1])
+        cands.append([(read, read_p)] + others[:cfg.alternatives - 1])
+        doubt = doubt or len(others) > 0
+    if not doubt:
+        return None
+    direction = reading.direction or infer_direction(reading.visual)
+    order = list(range(len(runs)))[::-1] if direction == "rtl" else list(range(len(runs)))
+    return _Plan(reading, top, ok, runs, order, [cands[r] for r in order], [])
+
+
+def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int]) -> tuple[list[tuple[int, ...]], list[int]]:
+    """Every (history, character) the exact search over ``plan`` needs, as LM indices."""
+    k = lm.order - 1
+
+    def lm_id(c: int) -> int:
+        v = lm_ids.get(c)
+        if v is None:
+            ch = charset.decode([c])
+            v = lm_ids[c] = lm.index(ch) if len(ch) == 1 else -1
+        return v
+
+    # a deleted run (BLANK) emits nothing: it gets no query of its own (a placeholder row) and the
+    # history skips it; a window shortened by deletions is cut with -1 unless it reaches the line start
+    ids = [[lm_id(c) if c != BLANK else _GONE for c, _ in cs] for cs in plan.cands]
+    hists: list[tuple[int, ...]] = []
+    chars: list[int] = []
+    plan.combos = []
+    for i in range(len(plan.cands)):
+        lo = max(0, i - k)
+        combos = list(itertools.product(*[range(len(plan.cands[j])) for j in range(lo, i + 1)]))
+        plan.combos.append(combos)
+        for combo in combos:
+            h = tuple(v for v in (ids[lo + j][c] for j, c in enumerate(combo[:-1])) if v != _GONE)
+            h = (BOS if lo == 0 else -1,) * (k - len(h)) + h
+            hists.append(h)
+            chars.append(ids[i][combo[-1]] if ids[i][combo[-1]] != _GONE else -1)
+    return hists, chars
+
+
+def _search(plan: _Plan, lp: np.ndarray, k: int, cfg: RescoreConfig) -> list[int]:
+    """Exact best path (Viterbi over the last k choices): candidate index per position."""
+    # touching runs (no blank frame between them) must not take one class: CTC would merge them
+    touch = [False] + [abs(plan.order[i] - plan.order[i - 1]) == 1
+                       and plan.runs[max(plan.order[i], plan.order[i - 1])][0]
+                       == plan.runs[min(plan.order[i], plan.order[i - 1])][1] + 1
+                       for i in range(1, len(plan.order))]
+    dp: dict[tuple[int, ...], float] = {(): 0.0}
+    back: list[dict[tuple[int, ...], tuple[int, ...]]] = []
+    row = 0
+    for i, combos in enumerate(plan.combos):
+        cs = plan.cands[i]
+        new: dict[tuple[int, ...], float] = {}
+        ptr: dict[tuple[int, ...], tuple[int, ...]] = {}
+        for combo in combos:
+            prev = combo[:-1]
+            s = dp.get(prev)
+            score = lp[row]
+            row += 1
+            if s is None:
+                continue
+            c = cs[combo[-1]][0]
+            if touch[i] and prev and c != BLANK and c == plan.cands[i - 1][prev[-1]][0]:
+                continue
+            state = combo[1:] if len(combo) > k else combo
+            v = s + math.log(max(cs[combo[-1]][1], cfg.min_prob))
+            if c != BLANK:
+                v += cfg.weight * score + cfg.char_bonus
+            if v > new.get(state, -math.inf):
+                new[state] = v
+                ptr[state] = prev
+        if not new:  # every path broke the touching rule: keep the line as read
+            return [0] * len(plan.cands)
+        dp = new
+        back.append(ptr)
+    state = max(dp, key=dp.get)
+    choice = [0] * len(plan.cands)
+    for i in range(len(plan.cands) - 1, -1, -1):
+        choice[i] = state[-1]
+        state = back[i][state]
+    return choice
+
+
+def _apply(plan: _Plan, choice: list[int], charset: Charset) -> LineReading:
+    r = plan.reading
+    if not any(choice):
+        return r
+    ai, ap = r.alt_ids, r.alt_probs
+    ids = plan.top.copy()
+    leftover = np.clip(1.0 - np.where(plan.ok, ap, 0.0).sum(1), 0.0, 1.0)
+    probs = np.where(ids == BLANK, np.maximum(leftover, ap[:, 0]), 0.0).astype(np.float32)
+    for pos, ci in enumerate(choice):
+        f0, f1 = plan.runs[plan.order[pos]]
+        c = plan.cands[pos][ci][0]
+        ids[f0:f1 + 1] = c
+        if c == BLANK:
+            probs[f0:f1 + 1] = plan.cands[pos][ci][1]
+            continue
+        seg = ai[f0:f1 + 1] == c
+        probs[f0:f1 + 1] = np.where(seg.any(1), np.where(seg, ap[f0:f1 + 1], 0.0).max(1), 0.0)
+    return _reading(charset, ids, probs, len(ids), r.direction, ai, ap)
+
+
+def rescore(reading: LineReading, lm: CharLM, charset: Charset, cfg: RescoreConfig = RescoreConfig(),
+            allowed: np.ndarray | None = None) -> LineReading:
+    """``reading`` decoded again with ``lm`` over its alternatives; unchanged when the graph exported no
+    alternatives or no character is in doubt. ``allowed`` (bool per class) limits the candidates, as
+    :func:`polyocr.pipeline.recognize.redecode` does."""
+    return _rescore_lines([reading], lm, charset, cfg, [allowed])[0]
+
+
+def _rescore_lines(readings: Sequence[LineReading], lm: CharLM, charset: Charset, cfg: RescoreConfig,
+                   allowed: Sequence[np.ndarray | None]) -> list[LineReading]:
+    """Lines of one language: all their queries go to the model in one call."""
+    plans = [_plan(r, cfg, a, charset) for r, a in zip(readings, allowed)]
+    hists: list[tuple[int, ...]] = []
+    chars: list[int] = []
+    lm_ids: dict[int, int] = {}
+    for p in plans:
+        if p is not None:
+            p.start = len(chars)
+            h, c = _queries(p, lm, charset, lm_ids)
+            hists += h
+            chars += c
+    if not chars:
+        return list(readings)
+    k = lm.order - 1
+    lp = lm.logprob(np.array(hists, np.int64).reshape(len(chars), k), np.array(chars, np.int64))
+    out = []
+    for r, p in zip(readings, plans):
+        if p is None:
+            out.append(r)
+            continue
+        n = sum(len(c) for c in p.combos)
+        out.append(_apply(p, _search(p, lp[p.start:p.start + n], k, cfg), charset))
+    return out
+
+
+def rescore_page(readings: Sequence[LineReading], langs: Sequence[str], lms: LMSet, charset: Charset,
+                 cfg: RescoreConfig = RescoreConfig(),
+                 allowed: Sequence[np.ndarray | None] | None = None) -> list[LineReading]:
+    """Every line rescored with its language's model (lines in a language without one stay as read)."""
+    out = list(readings)
+    masks = list(allowed) if allowed is not None else [None] * len(readings)
+    for lang in sorted(set(langs)):
+        lm = lms.get(lang)
+        if lm is None:
+            continue
+        idx = [i for i, l in enumerate(langs) if l == lang]
+        for i, r in zip(idx, _rescore_lines([readings[i] for i in idx], lm, charset, cfg, [masks[i] for i in idx])):
+            out[i] = r
+    return out

@@ -1,0 +1,107 @@
+"""Language-model rescoring: doubtful characters settled by context, nothing else touched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyocr.charset import Charset
+from polyocr.models.charlm import fit
+from polyocr.models.charlm import LMSet, save_lms
+from polyocr.pipeline.constrain import LANG_SCRIPTS, allowed_classes
+from polyocr.pipeline.recognize import LineReading, RecognizedLine, redecode
+from polyocr.pipeline.rescore import RescoreConfig, rescore, rescore_page
+
+CS = Charset.load()
+EN = fit(["the cat sat on the mat", "then the cat ate", "the hat is there", "they the them"] * 5, order=4)
+# ע is three times as common as ש here, so only the context after ש (read from the right) can pick it
+HE = fit(["שלום עולם", "שלום לכם", "עולם ומלואו", "עוגה עגולה", "עיר ועם"] * 5, order=4)
+
+
+def _reading(frames: list[list[tuple[str, float]]], direction: str | None = "ltr") -> LineReading:
+    """A reading from per-frame alternatives (character, or '' for blank), in display order."""
+    k = max(len(f) for f in frames)
+    frames = [f + [("", 0.0)] * (k - len(f)) for f in frames]
+    ids = np.array([[CS.encode(c)[0][0] if c else 0 for c, _ in f] for f in frames], np.int64)
+    probs = np.array([[p for _, p in f] for f in frames], np.float32)
+    empty = LineReading(RecognizedLine("", 0.0, ()), "", (), ids, probs, direction)
+    return redecode(empty, np.ones(len(CS), bool), CS)
+
+
+def _word(text: str, doubt: dict[int, list[tuple[str, float]]] | None = None) -> list[list[tuple[str, float]]]:
+    """One frame per character (its alternatives when listed in ``doubt``) and a blank after each."""
+    frames = []
+    for i, ch in enumerate(text):
+        frames.append((doubt or {}).get(i, [(ch, 0.99)]))
+        frames.append([("", 0.99)])
+    return frames
+
+
+def test_context_settles_a_doubtful_character():
+    r = _reading(_word("tbe cat", {1: [("b", 0.55), ("h", 0.40), ("k", 0.03)]}))
+    assert r.line.text == "tbe cat"
+    out = rescore(r, EN, CS)
+    assert out.line.text == "the cat"
+    assert len(out.spans) == len(r.spans) and out.spans == r.spans          # characters stay where they were
+    assert out.line.char_confidences[1] == pytest.approx(0.40, abs=1e-6)      # the chosen class's own probability
+    assert rescore(r, EN, CS, RescoreConfig(weight=0.0)).line.text == "tbe cat"
+
+
+def test_confident_and_implausible_alternatives_are_left_alone():
+    sure = _reading(_word("tbe cat", {1: [("b", 0.98), ("h", 0.015)]}))
+    assert rescore(sure, EN, CS).line.text == "tbe cat"                 # the network is sure
+    faint = _reading(_word("tbe cat", {1: [("b", 0.90), ("h", 0.01)]}))
+    assert rescore(faint, EN, CS).line.text == "tbe cat"                # 'h' below min_alt
+    plain = _reading(_word("the cat"))
+    assert rescore(plain, EN, CS) is plain                                # nothing in doubt: same object
+
+
+def test_admitted_classes_limit_the_candidates():
+    r = _reading(_word("tbe cat", {1: [("b", 0.55), ("h", 0.40)]}))
+    no_h = np.ones(len(CS), bool)
+    no_h[CS.encode("h")[0][0]] = False
+    assert rescore(r, EN, CS, allowed=no_h).line.text == "tbe cat"
+    assert rescore(r, EN, CS, allowed=allowed_classes(CS, LANG_SCRIPTS["en"])).line.text == "the cat"
+
+
+def test_touching_runs_never_merge_into_one_character():
+    # 'e' and 'e' with no blank between would collapse under CTC: the alternative must not be taken
+    frames = [[("t", 0.99)], [("", 0.99)], [("h", 0.99)], [("e", 0.99)], [("n", 0.5), ("e", 0.45)], [("", 0.99)]]
+    r = _reading(frames)
+    assert r.line.text == "then"
+    thee = fit(["thee thee", "to thee"] * 10, order=3)          # a model that wants "thee"
+    out = rescore(r, thee, CS, RescoreConfig(weight=5.0))
+    assert out.line.text == "then"                                # "thee" would collapse to "the"
+    apart = _reading(frames[:4] + [[("", 0.99)]] + frames[4:])   # with a blank between, "thee" is fine
+    assert rescore(apart, thee, CS, RescoreConfig(weight=5.0)).line.text == "thee"
+
+
+def test_right_to_left_lines_are_scored_in_logical_order():
+    # display order of "שלום עולם" is reversed; the doubtful letter is ש (first in logical order),
+    # read as ע at 0.52. Scored left to right its context would be "םולע" reversed, unseen, and the
+    # unigrams favour ע; scored in logical order "שלום" is a known word.
+    logical = "שלום עולם"
+    display = logical[::-1]
+    doubt = {len(display) - 1: [("ע", 0.52), ("ש", 0.46)]}
+    r = _reading(_word(display, doubt), direction="rtl")
+    assert r.line.text == "עלום עולם"
+    assert rescore(r, HE, CS).line.text == logical
+
+
+def test_rescore_page_uses_each_line_s_language(tmp_path):
+    lms = LMSet(save_lms({"en": EN, "he": HE}, tmp_path / "charlm.safetensors"))
+    en = _reading(_word("tbe cat", {1: [("b", 0.55), ("h", 0.40)]}))
+    ko = _reading(_word("tbe cat", {1: [("b", 0.55), ("h", 0.40)]}))
+    out = rescore_page([en, ko], ["en", "ko"], lms, CS)
+    assert [o.line.text for o in out] == ["the cat", "tbe cat"]          # no Korean model: as read
+
+
+def test_an_inserted_character_can_be_read_as_nothing():
+    # "ftorm": the t is doubtful and blank is its runner-up; the model knows "form"
+    form = fit(["the form", "a form for them", "forms of the form"] * 5, order=4)
+    r = _reading(_word("ftorm", {1: [("t", 0.55), ("", 0.42)]}))
+    assert r.line.text == "ftorm"
+    out = rescore(r, form, CS)
+    assert out.line.text == "form"
+    assert len(out.spans) == 4
+    assert rescore(r, form, CS, RescoreConfig(deletions=False)).line.text == "ftorm"

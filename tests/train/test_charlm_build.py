@@ -1,0 +1,45 @@
+"""`polyocr train lm`: the character models built from the generator's training text."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from polyocr.models.charlm import BOS, load_lms
+from polyocr.train.charlm import LMConfig, build_lms, training_text
+
+
+def test_without_shared_data_the_models_come_from_fallback_sentences(tmp_path):
+    empty = tmp_path / "noshared"
+    (empty / "data").mkdir(parents=True)
+    cfg = LMConfig(out=str(tmp_path / "lm.safetensors"), languages=("en", "ko"), order=3, min_count=1,
+                   shared=str(empty), fallback_sentences=200)
+    lines, source = training_text("ko", cfg)
+    assert source.startswith("fallback") and len(lines) == 200
+    build_lms(cfg, log=lambda *_: None)
+    lms = load_lms(cfg.out)
+    assert set(lms.languages) == {"en", "ko"}
+    ko = lms.get("ko")
+    assert len(ko.vocab) > 100 and ko.order == 3
+    assert lms.info["sources"]["en"].startswith("fallback")
+
+
+def test_cli_builds_from_the_corpus_training_split(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "lm", "--out", str(tmp_path),
+                        "--langs", "he", "--order", "2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["ngrams"]["he"] > 1000
+    lms = load_lms(tmp_path / "charlm.safetensors")
+    assert "train split" in lms.info["sources"]["he"]
+    he = lms.get("he")
+    # after ה, a Hebrew letter is far likelier than a Latin one
+    h = np.array([[he.index("ה")]])
+    assert he.logprob(h, np.array([he.index("ל")]))[0] > he.logprob(np.array([[BOS]]), np.array([-1]))[0]
+
+
+def test_cli_refuses_a_missing_folder(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "lm", "--out", str(tmp_path / "no" / "x.st")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "no such folder" in r.stderr and "Traceback" not in r.stderr
