@@ -122,16 +122,25 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     rows = np.arange(len(ai))
     first = ok.argmax(1)
     top = np.where((ai[:, 0] != BLANK) & ok[rows, first], ai[rows, first], BLANK)
-    runs = _runs(top)
-    cands: list[list[tuple[int, float]]] = []
+    # CTC runs, vectorised: most lines have no doubtful letter and leave here
+    nz = top != BLANK
+    starts = np.flatnonzero(nz & (top != np.concatenate([[BLANK], top[:-1]])))
+    if not len(starts):
+        return None
+    ends = np.flatnonzero(nz & (top != np.concatenate([top[1:], [BLANK]])))
+    p_read = np.where(nz, np.where(ai == top[:, None], ap, 0.0).max(1), 0.0)
+    run_p = np.maximum.reduceat(p_read, starts)
+    reads = top[starts]
+    doubtful = np.flatnonzero((run_p < cfg.confident) & wordlike[reads])
+    if not len(doubtful):
+        return None
+    runs = list(zip(starts.tolist(), ends.tolist()))
+    cands: list[list[tuple[int, float]]] = [[(int(c), float(p))] for c, p in zip(reads, run_p)]
     doubt = False
-    for f0, f1 in runs:
+    for r in doubtful.tolist():
+        f0, f1 = runs[r]
         seg_ids, seg_p, seg_ok = ai[f0:f1 + 1], ap[f0:f1 + 1], ok[f0:f1 + 1]
-        read = int(top[f0])
-        read_p = float(seg_p[seg_ids == read].max())
-        if read_p >= cfg.confident or not wordlike[read]:
-            cands.append([(read, read_p)])
-            continue
+        read, read_p = cands[r][0]
         best: dict[int, float] = {}
         for c, p in zip(seg_ids[seg_ok].tolist(), seg_p[seg_ok].tolist()):
             if p > best.get(c, 0.0):
@@ -143,7 +152,7 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
             blank = np.where(seg_ids == BLANK, seg_p, 0.0).max(1).min()
             if blank >= cfg.min_alt:
                 others = sorted(others + [(BLANK, float(blank))], key=lambda x: -x[1])
-        cands.append([(read, read_p)] + others[:cfg.alternatives - 1])
+        cands[r] = [(read, read_p)] + others[:cfg.alternatives - 1]
         doubt = doubt or len(others) > 0
     if not doubt:
         return None
