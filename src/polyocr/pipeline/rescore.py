@@ -25,7 +25,7 @@ import itertools
 import math
 import os
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -91,6 +91,7 @@ class _Plan:
     order: list[int]                      # runs in language-model order
     cands: list[list[tuple[int, float]]]  # per position in ``order``: (class, probability), read class first
     combos: list[list[tuple[int, ...]]]   # per position: candidate indices of positions i-k..i
+    free: list[bool] = field(default_factory=list)  # per position: one candidate in its whole window
     start: int = 0                        # first row of this line's queries in the page batch
 
 
@@ -178,10 +179,17 @@ def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int]) 
     hists: list[tuple[int, ...]] = []
     chars: list[int] = []
     plan.combos = []
+    plan.free = []
+    sizes = [len(c) for c in plan.cands]
     for i in range(len(plan.cands)):
         lo = max(0, i - k)
-        combos = list(itertools.product(*[range(len(plan.cands[j])) for j in range(lo, i + 1)]))
+        # a character whose whole window has one candidate adds the same LM term to every path: no query
+        free = all(sizes[j] == 1 for j in range(lo, i + 1))
+        plan.free.append(free)
+        combos = list(itertools.product(*[range(sizes[j]) for j in range(lo, i + 1)]))
         plan.combos.append(combos)
+        if free:
+            continue
         for combo in combos:
             h = tuple(v for v in (ids[lo + j][c] for j, c in enumerate(combo[:-1])) if v != _GONE)
             h = (BOS if lo == 0 else -1,) * (k - len(h)) + h
@@ -204,11 +212,15 @@ def _search(plan: _Plan, lp: np.ndarray, k: int, cfg: RescoreConfig) -> list[int
         cs = plan.cands[i]
         new: dict[tuple[int, ...], float] = {}
         ptr: dict[tuple[int, ...], tuple[int, ...]] = {}
+        free = plan.free[i]
         for combo in combos:
             prev = combo[:-1]
             s = dp.get(prev)
-            score = lp[row]
-            row += 1
+            if free:
+                score = 0.0
+            else:
+                score = lp[row]
+                row += 1
             if s is None:
                 continue
             c = cs[combo[-1]][0]
@@ -283,7 +295,7 @@ def _rescore_lines(readings: Sequence[LineReading], lm: CharLM, charset: Charset
         if p is None:
             out.append(r)
             continue
-        n = sum(len(c) for c in p.combos)
+        n = sum(len(c) for c, free in zip(p.combos, p.free) if not free)
         out.append(_apply(p, _search(p, lp[p.start:p.start + n], k, cfg), charset))
     return out
 
