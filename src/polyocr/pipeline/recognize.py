@@ -40,7 +40,7 @@ from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
 
 __all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
-           "is_vertical", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "redecode", "infer_direction",
+           "is_vertical", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "admitted_frames", "redecode", "infer_direction",
            "default_recognizer"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
@@ -79,19 +79,29 @@ def _reading(charset: Charset, ids: np.ndarray, probs: np.ndarray, n: int, direc
     return LineReading(line, charset.decode(chars), spans, alt_ids, alt_probs, direction)
 
 
-def redecode(reading: LineReading, allowed: np.ndarray, charset: Charset) -> LineReading:
-    """Decode a line again keeping, per frame, the best of its alternatives that ``allowed`` (a bool
-    per class; blank must be allowed) admits: the unified model's second choice replaces a character
-    from a script the page's language does not write. Unchanged without alternatives."""
-    if reading.alt_ids is None or reading.alt_probs is None or not len(reading.alt_ids):
-        return reading
-    ok = allowed[reading.alt_ids]                                   # (T, K)
+def admitted_frames(alt_ids: np.ndarray, alt_probs: np.ndarray, allowed: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the best of its alternatives that ``allowed`` (a bool per class; blank must be
+    allowed; None admits everything) admits, and its probability: the frames :func:`redecode` reads."""
+    if allowed is None:
+        return alt_ids[:, 0].copy(), alt_probs[:, 0].copy()
+    ok = allowed[alt_ids]                                           # (T, K)
     first = ok.argmax(1)
     rows = np.arange(len(first))
     has = ok[rows, first]
-    ids = np.where(has, reading.alt_ids[rows, first], BLANK)
+    ids = np.where(has, alt_ids[rows, first], BLANK)
     # no admitted class among the K best: blank, with what the K best leave over as its probability
-    probs = np.where(has, reading.alt_probs[rows, first], np.clip(1.0 - reading.alt_probs.sum(1), 0.0, 1.0))
+    probs = np.where(has, alt_probs[rows, first], np.clip(1.0 - alt_probs.sum(1), 0.0, 1.0))
+    return ids, probs
+
+
+def redecode(reading: LineReading, allowed: np.ndarray, charset: Charset) -> LineReading:
+    """Decode a line again keeping, per frame, the best of its alternatives that ``allowed`` admits:
+    the unified model's second choice replaces a character from a script the page's language does not
+    write. Unchanged without alternatives."""
+    if reading.alt_ids is None or reading.alt_probs is None or not len(reading.alt_ids):
+        return reading
+    ids, probs = admitted_frames(reading.alt_ids, reading.alt_probs, allowed)
     return _reading(charset, ids, probs, len(ids), reading.direction, reading.alt_ids, reading.alt_probs)
 
 

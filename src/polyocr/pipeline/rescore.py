@@ -33,7 +33,7 @@ import numpy as np
 
 from polyocr.charset import BLANK, Charset
 from polyocr.models.charlm import BOS, CharLM, LMSet
-from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, _reading, infer_direction
+from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, _reading, admitted_frames, infer_direction
 
 __all__ = ["RescoreConfig", "rescore", "rescore_page", "language_models", "LM_FILE"]
 
@@ -66,26 +66,13 @@ class RescoreConfig:
     min_prob: float = 1e-4     # floor for an alternative's probability inside the log
 
 
-def _runs(top: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) frame of each run of one non-blank class, as greedy CTC reads them."""
-    runs: list[tuple[int, int]] = []
-    prev = BLANK
-    for f, i in enumerate(top.tolist()):
-        if i != BLANK:
-            if i == prev:
-                runs[-1] = (runs[-1][0], f)
-            else:
-                runs.append((f, f))
-        prev = i
-    return runs
-
-
 @dataclass
 class _Plan:
     """One doubtful line: its CTC runs, their candidates in language-model order, and the queries."""
 
     reading: LineReading
     top: np.ndarray                       # per frame: the admitted best class (BLANK elsewhere)
+    top_p: np.ndarray                     # per frame: its probability
     ok: np.ndarray                        # (frames, K) admitted alternatives
     runs: list[tuple[int, int]]           # (first, last) frame per run, display order
     order: list[int]                      # runs in language-model order
@@ -118,11 +105,9 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     if ai is None or ap is None or not len(ai) or cfg.weight <= 0:
         return None
     wordlike = _wordlike(charset)
-    ok = allowed[ai] if allowed is not None else np.ones(ai.shape, bool)
-    ok &= ai != BLANK
-    rows = np.arange(len(ai))
-    first = ok.argmax(1)
-    top = np.where((ai[:, 0] != BLANK) & ok[rows, first], ai[rows, first], BLANK)
+    # the frames as the reading being rescored has them (greedy, or re-decoded under ``allowed``)
+    top, top_p = admitted_frames(ai, ap, allowed)
+    ok = (allowed[ai] if allowed is not None else np.ones(ai.shape, bool)) & (ai != BLANK)
     # CTC runs, vectorised: most lines have no doubtful letter and leave here
     nz = top != BLANK
     starts = np.flatnonzero(nz & (top != np.concatenate([[BLANK], top[:-1]])))
@@ -159,7 +144,7 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
         return None
     direction = reading.direction or infer_direction(reading.visual)
     order = list(range(len(runs)))[::-1] if direction == "rtl" else list(range(len(runs)))
-    return _Plan(reading, top, ok, runs, order, [cands[r] for r in order], [])
+    return _Plan(reading, top, top_p, ok, runs, order, [cands[r] for r in order], [])
 
 
 def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int]) -> tuple[list[tuple[int, ...]], list[int]]:
@@ -201,8 +186,7 @@ def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int]) 
 def _search(plan: _Plan, lp: np.ndarray, k: int, cfg: RescoreConfig) -> list[int]:
     """Exact best path (Viterbi over the last k choices): candidate index per position."""
     # touching runs (no blank frame between them) must not take one class: CTC would merge them
-    touch = [False] + [abs(plan.order[i] - plan.order[i - 1]) == 1
-                       and plan.runs[max(plan.order[i], plan.order[i - 1])][0]
+    touch = [False] + [plan.runs[max(plan.order[i], plan.order[i - 1])][0]
                        == plan.runs[min(plan.order[i], plan.order[i - 1])][1] + 1
                        for i in range(1, len(plan.order))]
     dp: dict[tuple[int, ...], float] = {(): 0.0}
@@ -251,8 +235,7 @@ def _apply(plan: _Plan, choice: list[int], charset: Charset) -> LineReading:
         return r
     ai, ap = r.alt_ids, r.alt_probs
     ids = plan.top.copy()
-    leftover = np.clip(1.0 - np.where(plan.ok, ap, 0.0).sum(1), 0.0, 1.0)
-    probs = np.where(ids == BLANK, np.maximum(leftover, ap[:, 0]), 0.0).astype(np.float32)
+    probs = np.where(ids == BLANK, plan.top_p, 0.0).astype(np.float32)
     for pos, ci in enumerate(choice):
         f0, f1 = plan.runs[plan.order[pos]]
         c = plan.cands[pos][ci][0]
