@@ -336,11 +336,12 @@ class Pipeline:
         langs, main = page_languages([r.line.text for _, r in kept], self.config.languages)
         if kept and (self.config.constrain_scripts or self.lms is not None):
             readings2 = [r for _, r in kept]
-            cons = page_constraints(readings2, langs, main, self.recognizer.charset)
+            masks = None
             if self.config.constrain_scripts:
+                cons = page_constraints(readings2, langs, main, self.recognizer.charset)
                 readings2, langs = constrain_page(readings2, langs, main, self.recognizer.charset, cons)
+                masks = [ok for _, ok in cons]
             if self.lms is not None:
-                masks = [ok for _, ok in cons] if self.config.constrain_scripts else None
                 readings2 = rescore_page(readings2, langs, self.lms, self.recognizer.charset,
                                          RescoreConfig(weight=self.config.lm_weight), masks)
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
