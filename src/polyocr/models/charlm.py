@@ -18,9 +18,8 @@ one shared "other" slot for characters training never saw (the recogniser's char
 and a line may rightly hold a character the corpus lacks).
 
 **Storage** (``charlm.safetensors``): per language, its vocabulary (code points, index 1..V; 0 is the
-line start) and one sorted ``int64`` key per stored n-gram (the indices in base ``2**16``, oldest
-first, with the n-gram's length in the top bits), a ``float16`` natural-log probability and a
-``float16`` log back-off weight. Loading maps the arrays; a query is a ``numpy.searchsorted``, so a
+line start) and, per n-gram length, one sorted ``int64`` key per stored n-gram (the indices in base
+``2**14``, oldest first), a ``float16`` natural-log probability and a ``float16`` log back-off weight. Loading maps the arrays; a query is a ``numpy.searchsorted``, so a
 batch of histories × candidates is scored in a few vectorised calls.
 """
 
@@ -32,9 +31,11 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
+
+from polyocr.fileio import atomic_write
 
 __all__ = ["CharLM", "LMSet", "fit", "BOS", "save_lms", "load_lms"]
 
@@ -54,8 +55,9 @@ def _key(grams: np.ndarray) -> np.ndarray:
 
 @dataclass
 class CharLM:
-    """One language's model. ``tables[n-1]`` holds the stored n-grams of length n: sorted keys,
-    log probabilities and log back-off weights (0 where the n-gram was never a history)."""
+    """One language's model. ``keys[n-1]``, ``logp[n-1]`` and ``logbow[n-1]`` hold the stored n-grams
+    of length n: sorted keys, log probabilities and log back-off weights (0 where the n-gram was never
+    a history)."""
 
     vocab: np.ndarray                       # (V,) int32 code points; index i + 1 in the model
     order: int
@@ -254,7 +256,7 @@ def _from_tensors(f, lang: str, info: dict) -> CharLM:
 
 def save_lms(models: dict[str, CharLM], path: str | os.PathLike[str], info: dict | None = None) -> Path:
     """Write the models to one safetensors file (fp16 log values), atomically."""
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     tensors: dict[str, np.ndarray] = {}
     langs: dict[str, dict] = {}
@@ -266,13 +268,8 @@ def save_lms(models: dict[str, CharLM], path: str | os.PathLike[str], info: dict
             tensors[f"{lang}/logbow{n}"] = lm.logbow[n - 1].astype(np.float16)
         langs[lang] = {"order": lm.order, "unk_logp": lm.unk_logp, "vocab": int(len(lm.vocab)),
                        "ngrams": [int(len(k)) for k in lm.keys]}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": FORMAT, "info": json.dumps({**(info or {}), "languages": langs})})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
+    meta = {"format": FORMAT, "info": json.dumps({**(info or {}), "languages": langs})}
+    return atomic_write(path, save(tensors, metadata=meta))
 
 
 def load_lms(path: str | os.PathLike[str]) -> LMSet:

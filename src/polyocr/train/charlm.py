@@ -9,7 +9,7 @@ never counted, so the line and page benchmarks stay fair to the model.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
