@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from polyocr.charset import Charset
-from polyocr.models.charlm import fit
-from polyocr.models.charlm import LMSet, save_lms
+from polyocr.models.charlm import LMSet, fit, save_lms
 from polyocr.pipeline.constrain import LANG_SCRIPTS, allowed_classes
 from polyocr.pipeline.recognize import LineReading, RecognizedLine, redecode
 from polyocr.pipeline.rescore import RescoreConfig, rescore, rescore_page

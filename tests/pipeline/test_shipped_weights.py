@@ -18,17 +18,22 @@ def test_weights_are_small_and_not_pickle():
     assert sum(f.stat().st_size for f in files) < 40e6
 
 
+def _heldout_lines(seed: int, languages: tuple[str, ...], tries: int):
+    """Held-out-font, held-out-corpus lines of sample indices 0..tries-1 (rejected samples skipped)."""
+    cfg = SynthConfig(seed=seed, languages=languages, split="heldout")
+    res = Resources(cfg)
+    for i in range(tries):
+        try:
+            yield generate_line(cfg, res, i)
+        except Rejected:
+            continue
+
+
 def test_shipped_model_reads_held_out_lines():
     # Held-out fonts and corpus lines the model never saw. The first shipped run reads these at
     # CER ~0.2 (BENCHMARKS.md); 0.45 leaves room for sampling noise but fails on broken weights.
-    cfg = SynthConfig(seed=4242, languages=("en", "ru"), split="heldout")
-    res = Resources(cfg)
     errors = []
-    for i in range(48):
-        try:
-            s = generate_line(cfg, res, i)
-        except Rejected:
-            continue
+    for s in _heldout_lines(4242, ("en", "ru"), 48):
         out = polyocr.recognize(s.image, direction=s.line.direction)
         errors.append(cer(out.text, s.line.text))
         assert 0.0 <= out.confidence <= 1.0
@@ -55,14 +60,8 @@ def test_shipped_graph_reads_as_well_as_the_torch_model():
     torch.set_num_threads(1)
     model, _ = load_safetensors(str(Path(DEFAULT_WEIGHTS) / "model.safetensors"))
     cs = Charset.load()
-    cfg = SynthConfig(seed=777, languages=("en", "ru", "ja", "ar"), split="heldout")
-    res = Resources(cfg)
     shipped, torch_cer = [], []
-    for i in range(80):
-        try:
-            s = generate_line(cfg, res, i)
-        except Rejected:
-            continue
+    for s in _heldout_lines(777, ("en", "ru", "ja", "ar"), 80):
         vertical = s.line.writing_mode == "vertical-rl"
         direction = None if vertical else s.line.direction
         shipped.append(cer(polyocr.recognize(s.image, direction=direction).text, s.line.text))
@@ -78,14 +77,8 @@ def test_shipped_graph_reads_as_well_as_the_torch_model():
 def test_shipped_language_models_read_held_out_lines_better():
     # The same held-out lines read greedily and with each language's character model choosing among
     # the doubtful characters (BENCHMARKS.md: mean line NED 0.111 -> ~0.09 on 1,200 lines).
-    cfg = SynthConfig(seed=4343, languages=("zh-Hant", "ko"), split="heldout")
-    res = Resources(cfg)
     greedy, with_lm = [], []
-    for i in range(40):
-        try:
-            s = generate_line(cfg, res, i)
-        except Rejected:
-            continue
+    for s in _heldout_lines(4343, ("zh-Hant", "ko"), 40):
         vertical = s.line.writing_mode.startswith("vertical")
         plain = polyocr.recognize(s.image, vertical=vertical, direction=s.line.direction)
         lm = polyocr.recognize(s.image, vertical=vertical, language=s.line.language)
