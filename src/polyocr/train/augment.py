@@ -8,6 +8,11 @@ exactly that, per sample and per epoch (so a pre-rendered line is not seen twice
 * slant: a horizontal shear of up to ±0.25 (oblique and italic designs), horizontal lines only;
 * blur, low resolution (down- then up-sampling), lower contrast, Gaussian and salt-and-pepper noise.
 
+Separately, :func:`remargin` redraws the margin across a line around its ink: detector boxes on real
+pages are often tighter than the generator's crops (measured on realdev: detected thickness 0.6-0.9 of
+the typeset line box, against 0.9-1.07 on generated pages), and a recogniser that only saw roomy crops
+dropped thin letters on them ("it will" → "it wul").
+
 Each draws its own parameters from the sample's generator, then applies them (no global random
 state). ``strength`` in [0, 1] scales every operation's probability; 0 returns the crop unchanged.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["augment_line"]
+__all__ = ["augment_line", "ink_extent", "remargin"]
 
 
 def augment_line(gray: np.ndarray, rng: np.random.Generator, strength: float, vertical: bool = False) -> np.ndarray:
@@ -54,3 +59,25 @@ def augment_line(gray: np.ndarray, rng: np.random.Generator, strength: float, ve
         img[u < amount / 2] = 0.0
         img[u > 1 - amount / 2] = 255.0
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def ink_extent(strip: np.ndarray) -> tuple[int, int]:
+    """First and last row with ink (pixels far from the strip's median), or the whole strip."""
+    g = strip.astype(np.int16)
+    ink = np.abs(g - int(np.median(g))) > 48
+    rows = np.flatnonzero(ink.sum(axis=1) >= max(2, strip.shape[1] // 200))
+    return (int(rows[0]), int(rows[-1])) if len(rows) else (0, strip.shape[0] - 1)
+
+
+def remargin(strip: np.ndarray, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
+    """Crop a gray strip (text running left to right) across the line to its ink plus a random margin
+    (``lo``..``hi`` × the ink height; negative cuts into the ink, as tight detector boxes do) on each
+    side, repeating the edge rows where the strip is too thin (as crop_line's warp does)."""
+    r0, r1 = ink_extent(strip)
+    t = r1 - r0 + 1
+    top = r0 - int(round(rng.uniform(lo, hi) * t))
+    bottom = r1 + 1 + int(round(rng.uniform(lo, hi) * t))
+    pad_top, pad_bottom = max(0, -top), max(0, bottom - strip.shape[0])
+    if pad_top or pad_bottom:
+        strip = np.pad(strip, ((pad_top, pad_bottom), (0, 0)), mode="edge")
+    return strip[top + pad_top:bottom + pad_top]

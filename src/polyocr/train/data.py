@@ -47,7 +47,7 @@ from PIL import Image
 from polyocr.bidi import rtl_share, to_visual
 from polyocr.charset import Charset
 from polyocr.pipeline.recognize import is_vertical, pad_batch, prepare_line, to_gray
-from polyocr.train.augment import augment_line
+from polyocr.train.augment import augment_line, remargin
 
 __all__ = ["LineSample", "LineItem", "SynthSource", "ShardSource", "RealSource", "Mixture", "Batch", "Batcher",
            "PrefetchBatches", "read_page_xml", "read_alto", "read_line_folder", "scan_real", "heldout_set",
@@ -484,12 +484,22 @@ class _Prepared:
     direction: str
 
 
+def _remargin_line(gray: np.ndarray, rng: np.random.Generator, margins: tuple[float, float],
+                   vertical: bool) -> np.ndarray:
+    """:func:`remargin` across the line: across rows for a horizontal line, across columns for a
+    vertical one (turned as the recogniser turns it, and back)."""
+    if not vertical:
+        return remargin(gray, rng, *margins)
+    return np.ascontiguousarray(np.rot90(remargin(np.ascontiguousarray(np.rot90(gray, 1)), rng, *margins), -1))
+
+
 class Batcher:
     """Width-bucketed batches from a :class:`Mixture`, with exact resumable positions."""
 
     def __init__(self, mixture: Mixture, charset: Charset, batch_size: int = 32, pool_batches: int = 20,
                  height: int = 32, max_width: int = 1600, seed: int = 0, augment: bool = True,
-                 width_stride: int = 4, augment_strength: float = 0.0) -> None:
+                 width_stride: int = 4, augment_strength: float = 0.0, remargin: float = 0.0,
+                 remargin_range: tuple[float, float] = (-0.05, 0.4)) -> None:
         self.mixture = mixture
         self.charset = charset
         self.batch_size = batch_size
@@ -499,6 +509,8 @@ class Batcher:
         self.seed = seed
         self.augment = augment
         self.augment_strength = augment_strength
+        self.remargin = remargin
+        self.remargin_range = remargin_range
         self.stride = width_stride
         self.stats: Counter = Counter()
 
@@ -515,6 +527,9 @@ class Batcher:
         rng = _rng(self.seed, n, "aug")
         aspect = float(rng.uniform(0.85, 1.15)) if self.augment else 1.0
         image = augment_line(to_gray(s.image), rng, self.augment_strength, s.vertical) if self.augment_strength else s.image
+        margin_rng = _rng(self.seed, n, "margin")
+        if self.remargin and margin_rng.random() < self.remargin:
+            image = _remargin_line(to_gray(image), margin_rng, self.remargin_range, s.vertical)
         x = prepare_line(image, self.height, vertical=s.vertical, max_width=self.max_width, aspect=aspect)
         if -(-x.shape[1] // self.stride) < ctc_frames_needed(ids):
             self.stats["too_long"] += 1

@@ -74,7 +74,8 @@ def make_batcher(cfg: TrainConfig, charset: Charset | None = None) -> Batcher:
     return Batcher(Mixture(sources, ratios, seed=cfg.seed), charset, batch_size=cfg.batch_size,
                    pool_batches=cfg.pool_batches, height=cfg.model.height, max_width=cfg.max_width,
                    seed=cfg.seed, augment=cfg.augment, width_stride=cfg.model.width_stride,
-                   augment_strength=cfg.augment_strength)
+                   augment_strength=cfg.augment_strength, remargin=cfg.remargin,
+                   remargin_range=tuple(cfg.remargin_range))
 
 
 def _curation(cfg: TrainConfig) -> dict[str, float] | None:

@@ -32,6 +32,7 @@ from PIL import Image
 
 from polyocr.fileio import atomic_write, file_record, run_log
 from polyocr.models.orientation import CLASSES, OrientationConfig
+from polyocr.train.augment import remargin
 from polyocr.train.cpu import use_bf16
 from polyocr.pipeline.language import script_of
 from polyocr.pipeline.recognize import pad_batch, prepare_line
@@ -125,28 +126,6 @@ class _Reader:
 
 # -- windows ---------------------------------------------------------------------------------------------
 
-def _ink_rows(strip: np.ndarray) -> tuple[int, int]:
-    """First and last row with ink (pixels far from the strip's median), or the whole strip."""
-    g = strip.astype(np.int16)
-    ink = np.abs(g - int(np.median(g))) > 48
-    rows = np.flatnonzero(ink.sum(axis=1) >= max(2, strip.shape[1] // 200))
-    return (int(rows[0]), int(rows[-1])) if len(rows) else (0, strip.shape[0] - 1)
-
-
-def _remargin(strip: np.ndarray, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
-    """Crop the strip across the line to its ink plus a random margin (``lo``..``hi`` × the ink height;
-    negative cuts into the ink, as tight detector boxes do) on each side, repeating the edge rows
-    where the strip is too thin (as crop_line's warp does)."""
-    r0, r1 = _ink_rows(strip)
-    t = r1 - r0 + 1
-    top = r0 - int(round(rng.uniform(lo, hi) * t))
-    bottom = r1 + 1 + int(round(rng.uniform(lo, hi) * t))
-    pad_top, pad_bottom = max(0, -top), max(0, bottom - strip.shape[0])
-    if pad_top or pad_bottom:
-        strip = np.pad(strip, ((pad_top, pad_bottom), (0, 0)), mode="edge")
-    return strip[top + pad_top:bottom + pad_top]
-
-
 def strip_window(gray: np.ndarray, vertical: bool, heights: float, rng: np.random.Generator | None = None,
                  where: float = 0.5, margins: tuple[float, float] = (-0.1, 0.4)) -> np.ndarray:
     """A line image as the generator cropped it → the normalised strip window the probe would see.
@@ -158,7 +137,7 @@ def strip_window(gray: np.ndarray, vertical: bool, heights: float, rng: np.rando
     strip = np.ascontiguousarray(np.rot90(gray, 1)) if vertical else gray   # the recogniser's view
     aspect = 1.0
     if rng is not None:
-        strip = _remargin(strip, rng, *margins)
+        strip = remargin(strip, rng, *margins)
         where = float(rng.random())
         aspect = float(rng.uniform(0.85, 1.15))
     h, w = strip.shape

@@ -45,6 +45,8 @@ class TrainConfig:
     max_width: int = 1600
     augment: bool = True                        # width jitter ±15 %
     augment_strength: float = 0.0               # stroke weight, slant, blur, noise (polyocr.train.augment); 0 = off
+    remargin: float = 0.0                       # share of lines re-cropped across the line around their ink
+    remargin_range: tuple[float, float] = (-0.05, 0.4)  # ... with this margin per side, × the ink height
     workers: int = 0                            # 0: data in the training process; 1: one child process
     init: str = ""                              # start from these weights (model.safetensors), e.g. unified → ja
     # -- data curation (polyocr.train.curate) ----------------------------------------------------------
