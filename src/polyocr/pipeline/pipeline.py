@@ -42,7 +42,15 @@ from polyocr.pipeline.rescore import RescoreConfig, language_models, rescore_pag
 from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line
 from polyocr.pipeline.runtime import cpu_session
 
-__all__ = ["ReadConfig", "Pipeline", "read", "crop_line", "probe_crops", "GlyphOrientation", "TURNS"]
+__all__ = ["ReadConfig", "Pipeline", "read", "crop_line", "probe_crops", "GlyphOrientation", "TURNS", "CROP_MARGIN"]
+
+# Room left around a detected line, × its thickness, when it is cut out for the recogniser. Detector
+# boxes hug the ink (on realdev 0.6-0.9 of the typeset line box), while the generator's training crops
+# leave 0.05-0.35 font sizes around the line; at 0.15 the recogniser met text touching the crop's
+# edges and dropped thin letters ("it will also install" → "it wul also mnstall"). Measured with v11
+# + LM, page NED at margin 0.15 / 0.2 / 0.25: realdev 0.115 / 0.109 / 0.110, generated held-out pages
+# 0.106 / 0.087 / 0.088 (benchmarks/bench_margin.py; BENCHMARKS.md has the tables).
+CROP_MARGIN = 0.2
 
 # np.rot90 k that makes a page upright, by (the probed boxes are vertical, glyph class of their strips).
 # Classes are polyocr.models.orientation.CLASSES: upright, ccw (glyphs turned counter-clockwise, as in
@@ -88,7 +96,7 @@ class ReadConfig:
             raise ValueError(f"unknown language(s) {', '.join(bad)}; known: {', '.join(LANGUAGES)}")
 
 
-def crop_line(image: np.ndarray, quad: np.ndarray, vertical: bool, margin: float = 0.15,
+def crop_line(image: np.ndarray, quad: np.ndarray, vertical: bool, margin: float = CROP_MARGIN,
               max_thickness: float = 64.0) -> np.ndarray:
     """Rectify one line quad to an upright crop (tall for vertical columns), with a margin of
     ``margin`` × thickness around it, as the recogniser's training crops have. Crops are taken at most
@@ -259,7 +267,7 @@ class Pipeline:
         self.orderer = orderer or Orderer(method=config.order)
         self.orientation = orientation or (GlyphOrientation(config.weights) if config.orientation else None)
         self.lms = language_models(config.weights) if config.language_model and config.lm_weight > 0 else None
-        self.margin = 0.15
+        self.margin = CROP_MARGIN
 
     # -- orientation --------------------------------------------------------------------------------
 
