@@ -34,7 +34,8 @@ def recognize(image: Any, vertical: bool | None = None, direction: str | None = 
     gives a list of results. ``vertical=None`` treats crops more than twice as tall as wide as
     vertical-rl columns; ``direction=None`` infers right-to-left from the characters read (a
     ``language`` gives it). With ``language`` (e.g. "ja"), that language's character model settles
-    the characters the network is unsure of, as :func:`read` does on pages. The model is loaded on
+    the characters the network is unsure of, and a word mixing Latin and Cyrillic look-alikes is
+    written in one script, as :func:`read` does on pages. The model is loaded on
     first use (onnxruntime; torch is not needed) and kept for later calls.
     """
     from polyocr.languages import get_language
@@ -46,6 +47,7 @@ def recognize(image: Any, vertical: bool | None = None, direction: str | None = 
     if language is None:
         out = rec.recognize(images, [vertical] * len(images), [direction] * len(images))
     else:
+        from polyocr.pipeline.homoglyph import unify_reading
         from polyocr.pipeline.rescore import language_models, rescore_page
 
         direction = direction or get_language(language).direction
@@ -53,5 +55,5 @@ def recognize(image: Any, vertical: bool | None = None, direction: str | None = 
         lms = language_models(weights)
         if lms is not None:
             readings = rescore_page(readings, [language] * len(readings), lms, rec.charset)
-        out = [r.line for r in readings]
+        out = [unify_reading(r).line for r in readings]
     return out[0] if single else out

@@ -37,6 +37,7 @@ from polyocr.document import Document, Line, Page, Word
 from polyocr.pipeline.detect import DetectedLine, LineDetector, quad_size
 from polyocr.pipeline.fragments import join_fragments
 from polyocr.pipeline.constrain import constrain_page, page_constraints
+from polyocr.pipeline.homoglyph import unify_reading
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.rescore import RescoreConfig, language_models, rescore_page
 from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line
@@ -82,6 +83,7 @@ class ReadConfig:
     constrain_scripts: bool = True      # decode lines again with their language's characters (pipeline.constrain)
     language_model: bool = True         # choose among doubtful characters with the language's n-gram model (pipeline.rescore)
     lm_weight: float = 0.3              # its weight against the recogniser's log probabilities
+    unify_scripts: bool = True          # one script per word among Latin/Cyrillic look-alikes (pipeline.homoglyph)
     weights: str | None = None          # folder with detector/recogniser/order weights (default: packaged)
 
     def __post_init__(self) -> None:
@@ -353,6 +355,8 @@ class Pipeline:
                 readings2 = rescore_page(readings2, langs, self.lms, self.recognizer.charset,
                                          RescoreConfig(weight=self.config.lm_weight), masks)
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
+        if self.config.unify_scripts:
+            kept = [(det, unify_reading(r)) for det, r in kept]
         uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []
         for (det, r), lang in zip(kept, langs):

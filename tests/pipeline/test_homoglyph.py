@@ -1,0 +1,105 @@
+"""One script per word among Latin/Cyrillic look-alikes: the rule, and its place in the page pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyocr.pipeline.homoglyph import TO_CYRILLIC, TO_LATIN, unify_reading, unify_scripts
+from polyocr.pipeline.pipeline import Pipeline, ReadConfig
+from polyocr.pipeline.recognize import LineReading, RecognizedLine
+from polyocr.synth.page import Resources, SynthConfig
+
+from render_util import first_page
+
+
+@pytest.mark.parametrize("read, right", [
+    ("Dеbiаn", "Debian"),                       # Cyrillic е, а in a Latin word (distinctive D, b, n vote Latin)
+    ("на Mojаve)", "на Mojave)"),
+    ("12bр, за", "12bp, за"),                   # only the letter run changes; digits and punctuation stay
+    ("legасу", "legacy"),
+    ("ПАРAMЕТР", "ПАРАМЕТР"),                   # Latin A, M in a Cyrillic word (distinctive П)
+    ("сaмый", "самый"),                         # ы and й vote Cyrillic
+])
+def test_mixed_words_take_the_script_their_distinctive_letters_vote_for(read, right):
+    fixed = unify_scripts(read)
+    assert fixed == right and len(fixed) == len(read)
+
+
+@pytest.mark.parametrize("text", [
+    "обычный текст и Debian 12",               # each word in one script: nothing to do
+    "Тоуоса",                                   # all Cyrillic look-alikes, but one script: left alone
+    "plain English text",
+    "שלום Debian",
+    "",
+])
+def test_words_in_one_script_are_never_touched(text):
+    assert unify_scripts(text) == text
+
+
+def test_ties_go_to_the_majority_then_to_the_line():
+    assert unify_scripts("Mас") == "Мас"                      # 2 Cyrillic letters against 1 Latin
+    assert unify_scripts("аo ложь") == "ао ложь"              # 1:1, the line's distinctive letters say Cyrillic
+    assert unify_scripts("аo bold") == "ao bold"              # ... or Latin
+
+
+def test_the_tables_are_inverse_look_alikes():
+    assert all(TO_LATIN[c] == lat for lat, c in TO_CYRILLIC.items())
+    assert all(ch.isascii() or ch in "ë" or ch in "Ë" for ch in TO_CYRILLIC)
+    assert all(0x0400 <= ord(c) <= 0x04FF for c in TO_LATIN)
+
+
+def _reading(text: str, visual: str) -> LineReading:
+    conf = tuple(0.9 for _ in text)
+    return LineReading(RecognizedLine(text, 0.9, conf), visual, tuple((i / len(text), (i + 1) / len(text)) for i in range(len(text))))
+
+
+def test_readings_keep_positions_and_confidences_and_rtl_lines_are_left_alone():
+    r = unify_reading(_reading("Dеbiаn 12", "Dеbiаn 12"))
+    assert r.line.text == r.visual == "Debian 12" and len(r.spans) == 9 and len(r.line.char_confidences) == 9
+    rtl = _reading("שלום Dеbiаn", "Dеbiаn םולש")               # display order differs from logical
+    assert unify_reading(rtl) is rtl
+
+
+class _LookAlikes:
+    """The real recogniser, with Latin a/e/o written as their Cyrillic look-alikes in every reading: the
+    error the unified model makes on real Russian pages ("Dеbiаn"), made certain."""
+
+    def __init__(self, rec):
+        self.rec = rec
+        self.charset = rec.charset
+
+    def read(self, images, vertical=None, directions=None):
+        out = []
+        for r in self.rec.read(images, vertical, directions):
+            swap = str.maketrans({"a": "а", "e": "е", "o": "о"})
+            text, visual = r.line.text.translate(swap), r.visual.translate(swap)
+            out.append(r._replace(line=r.line._replace(text=text), visual=visual, alt_ids=None, alt_probs=None))
+        return out
+
+
+@pytest.fixture(scope="module")
+def english_page():
+    cfg = SynthConfig(seed=21, width=1240, height=1754, dpi=150, degrade="clean", split="heldout",
+                      languages=("en",), layouts=("prose",))
+    return first_page(cfg, Resources(cfg), tries=10)
+
+
+def _mixed_words(text: str) -> int:
+    cyr = {c for c in TO_LATIN}
+    return sum(1 for w in text.split() if any(c in cyr for c in w) and any(c.isascii() and c.isalpha() for c in w))
+
+
+def test_the_page_pipeline_writes_each_word_in_one_script(english_page):
+    base = Pipeline(ReadConfig(threads=2, language_model=False, constrain_scripts=False, unify_scripts=False))
+    broken = _LookAlikes(base.recognizer)
+    on = Pipeline(ReadConfig(threads=2, language_model=False, constrain_scripts=False), detector=base.detector,
+                  recognizer=broken, orderer=base.orderer, orientation=base.orientation)
+    off = Pipeline(ReadConfig(threads=2, language_model=False, constrain_scripts=False, unify_scripts=False),
+                   detector=base.detector, recognizer=broken, orderer=base.orderer, orientation=base.orientation)
+    image = np.asarray(english_page.image)
+    text_on, text_off, text_ref = (p.read_image(image).text for p in (on, off, base))
+    assert _mixed_words(text_off) > 50                          # the injected error is there without the rule
+    assert _mixed_words(text_on) <= 0.05 * _mixed_words(text_off)
+    assert text_on.replace(" ", "") == text_ref.replace(" ", "") or \
+        sum(a != b for a, b in zip(text_on, text_ref)) <= 0.01 * len(text_ref)
