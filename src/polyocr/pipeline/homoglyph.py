@@ -1,6 +1,6 @@
 """One script per word where Latin and Cyrillic letters look the same.
 
-Latin a/е, o/о, p/р, c/с, x/х, y/у and a dozen capitals are drawn alike in most fonts, so the
+Latin a, c, e, o, p, x, y and a dozen capitals have Cyrillic twins drawn alike in most fonts, so the
 recogniser's pixels cannot tell them apart; only the word can. On Russian pages it wrote "Dеbiаn",
 "Mojаve", "legасу", "12bр" (Cyrillic letters inside Latin words) and "ПАPAMETP" (the reverse): every
 such letter is a character error, and the language model rarely fixes them because its Russian text
@@ -72,8 +72,7 @@ def unify_scripts(text: str) -> str:
         while j < len(text) and _script(text[j]):
             j += 1
         run = text[i:j]
-        present = {_script(ch) for ch in run} - {""}
-        if len(present) == 2:
+        if len({_script(ch) for ch in run}) == 2:
             table = TO_LATIN if _choose(run, line_votes) == "latin" else TO_CYRILLIC
             for k in range(i, j):
                 out[k] = table.get(text[k], text[k])

@@ -527,9 +527,10 @@ class Batcher:
         rng = _rng(self.seed, n, "aug")
         aspect = float(rng.uniform(0.85, 1.15)) if self.augment else 1.0
         image = augment_line(to_gray(s.image), rng, self.augment_strength, s.vertical) if self.augment_strength else s.image
-        margin_rng = _rng(self.seed, n, "margin")
-        if self.remargin and margin_rng.random() < self.remargin:
-            image = _remargin_line(to_gray(image), margin_rng, self.remargin_range, s.vertical)
+        if self.remargin:
+            margin_rng = _rng(self.seed, n, "margin")
+            if margin_rng.random() < self.remargin:
+                image = _remargin_line(to_gray(image), margin_rng, self.remargin_range, s.vertical)
         x = prepare_line(image, self.height, vertical=s.vertical, max_width=self.max_width, aspect=aspect)
         if -(-x.shape[1] // self.stride) < ctc_frames_needed(ids):
             self.stats["too_long"] += 1
