@@ -252,6 +252,11 @@ class TextSource:
     # ----------------------------------------------------------------- data
 
     @property
+    def corpus_path(self) -> Path | None:
+        """The corpus file this source reads (None in fallback mode)."""
+        return self._path
+
+    @property
     def lines(self) -> list[str]:
         """The corpus lines of this split (empty in fallback mode)."""
         if self._lines is None:

@@ -36,8 +36,8 @@ def training_text(lang: str, cfg: LMConfig) -> tuple[list[str], str]:
     from polyocr.synth.text import TextSource
 
     ts = TextSource(lang, shared=cfg.shared, split="train")
-    if ts.mode == "corpus" and ts.lines:
-        return list(ts.lines), f"corpus {ts._path.name} (train split, {len(ts.lines)} lines)"  # noqa: SLF001
+    if ts.corpus_path is not None and ts.lines:
+        return list(ts.lines), f"corpus {ts.corpus_path.name} (train split, {len(ts.lines)} lines)"
     rng = np.random.default_rng(cfg.seed)
     return [ts.sentence(rng) for _ in range(cfg.fallback_sentences)], f"fallback sentences ({cfg.fallback_sentences})"
 
