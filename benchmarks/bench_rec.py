@@ -70,7 +70,7 @@ def main() -> int:
     rec = Recognizer(args.weights, threads=args.threads)
     lms = language_models(args.weights) if args.lm_weight > 0 else None
     lm_cfg = RescoreConfig(weight=args.lm_weight)
-    rows, results = [], {}
+    results = {}
     all_images = []
     for lang, samples in sets.items():
         images = [s.image for s in samples]
