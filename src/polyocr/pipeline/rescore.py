@@ -77,8 +77,9 @@ class _Plan:
     runs: list[tuple[int, int]]           # (first, last) frame per run, display order
     order: list[int]                      # runs in language-model order
     cands: list[list[tuple[int, float]]]  # per position in ``order``: (class, probability), read class first
-    combos: list[list[tuple[int, ...]]]   # per position: candidate indices of positions i-k..i
-    free: list[bool] = field(default_factory=list)  # per position: one candidate in its whole window
+    combos: list[list[tuple[int, ...]]]   # per searched position: candidate indices of positions i-k..i
+    free: list[bool] = field(default_factory=list)  # per searched position: one candidate in its whole window
+    span: tuple[int, int] = (0, 0)        # the positions searched: from the first with a choice to k past the last
     start: int = 0                        # first row of this line's queries in the page batch
 
 
@@ -166,7 +167,11 @@ def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int]) 
     plan.combos = []
     plan.free = []
     sizes = [len(c) for c in plan.cands]
-    for i in range(len(plan.cands)):
+    # outside [first choice, last choice + k] every window holds one candidate: the same LM terms on
+    # every path, so the search leaves those positions out (most of a line, on most lines)
+    choices = [i for i, n in enumerate(sizes) if n > 1]
+    plan.span = (choices[0], min(len(sizes), choices[-1] + k + 1)) if choices else (0, 0)
+    for i in range(*plan.span):
         lo = max(0, i - k)
         # a character whose whole window has one candidate adds the same LM term to every path: no query
         free = all(sizes[j] == 1 for j in range(lo, i + 1))
@@ -186,17 +191,19 @@ def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int]) 
 def _search(plan: _Plan, lp: np.ndarray, k: int, cfg: RescoreConfig) -> list[int]:
     """Exact best path (Viterbi over the last k choices): candidate index per position."""
     # touching runs (no blank frame between them) must not take one class: CTC would merge them
-    touch = [False] + [plan.runs[max(plan.order[i], plan.order[i - 1])][0]
-                       == plan.runs[min(plan.order[i], plan.order[i - 1])][1] + 1
-                       for i in range(1, len(plan.order))]
-    dp: dict[tuple[int, ...], float] = {(): 0.0}
+    a, b = plan.span
+    touch = [i > 0 and plan.runs[max(plan.order[i], plan.order[i - 1])][0]
+             == plan.runs[min(plan.order[i], plan.order[i - 1])][1] + 1 for i in range(a, b)]
+    # the positions before the span have one candidate each: the search starts from that state
+    dp: dict[tuple[int, ...], float] = {(0,) * min(a, k): 0.0}
     back: list[dict[tuple[int, ...], tuple[int, ...]]] = []
     row = 0
-    for i, combos in enumerate(plan.combos):
+    for n, combos in enumerate(plan.combos):
+        i = a + n
         cs = plan.cands[i]
         new: dict[tuple[int, ...], float] = {}
         ptr: dict[tuple[int, ...], tuple[int, ...]] = {}
-        free = plan.free[i]
+        free = plan.free[n]
         for combo in combos:
             prev = combo[:-1]
             s = dp.get(prev)
@@ -208,7 +215,7 @@ def _search(plan: _Plan, lp: np.ndarray, k: int, cfg: RescoreConfig) -> list[int
             if s is None:
                 continue
             c = cs[combo[-1]][0]
-            if touch[i] and prev and c != BLANK and c == plan.cands[i - 1][prev[-1]][0]:
+            if touch[n] and prev and c != BLANK and c == plan.cands[i - 1][prev[-1]][0]:
                 continue
             state = combo[1:] if len(combo) > k else combo
             v = s + math.log(max(cs[combo[-1]][1], cfg.min_prob))
@@ -223,9 +230,9 @@ def _search(plan: _Plan, lp: np.ndarray, k: int, cfg: RescoreConfig) -> list[int
         back.append(ptr)
     state = max(dp, key=dp.get)
     choice = [0] * len(plan.cands)
-    for i in range(len(plan.cands) - 1, -1, -1):
+    for i in range(b - 1, a - 1, -1):
         choice[i] = state[-1]
-        state = back[i][state]
+        state = back[i - a][state]
     return choice
 
 
