@@ -224,3 +224,24 @@ def test_a_stack_read_as_one_vertical_line_is_read_again_as_rows(pipe):
     out, again = pipe._restack(rgb, lines, list(readings))
     assert sum(d.vertical for d in out) == 0 and len(out) == 6
     assert [r.line.text for r in again[3:]] == numbers
+
+
+def test_a_number_line_on_an_arabic_page_comes_out_in_logical_order(pipe):
+    """A phone number on its own line of an Arabic page, displayed right to left as the bidirectional
+    algorithm lays it out ("6028 543 50 966+"), reads as the number typed ("+966 50 543 6028")."""
+    from render_util import render
+
+    lines = [render("هذا النص مكتوب باللغة العربية للاختبار", "ar", "rtl", size=30),
+             render("وهذا سطر ثان من النص العربي نفسه", "ar", "rtl", size=30),
+             render("+966 50 543 6028", "ar", "rtl", size=30)]
+    page = np.full((700, 1100), 255, np.uint8)
+    y = 80
+    for img in lines:
+        h, w = img.shape
+        page[y:y + h, 1000 - w:1000] = img                       # right-aligned, as an RTL page sets them
+        y += h + 60
+    out = pipe.read_image(page)
+    texts = [ln.text for b in out.blocks for ln in b.lines]
+    assert out.language == "ar" and out.direction == "rtl", texts
+    number = [t for t in texts if not any(c.isalpha() for c in t)]
+    assert number == ["+966 50 543 6028"], texts

@@ -194,3 +194,23 @@ def test_public_api_and_charset_refusal(weights, tmp_path):
     (bad / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="charset"):
         Recognizer(bad)
+
+
+def test_a_letterless_line_of_a_right_to_left_page_is_put_in_logical_order(cs):
+    """The number "+966 50 543 6028" in a right-to-left paragraph is displayed "6028 543 50 966+"; the
+    packaged model reads that display from a rendered line, infers left to right (no letters), and
+    with_direction turns it back. The page pipeline does this for letterless lines of ar/he pages."""
+    from polyocr.pipeline.recognize import default_recognizer, with_direction
+    from render_util import render
+
+    logical = "+966 50 543 6028"
+    shown = to_visual(logical, "rtl")
+    assert shown == "6028 543 50 966+"
+    img = render(logical, "ar", "rtl", size=30)                  # drawn as the generator draws RTL lines
+    rec = default_recognizer()
+    reading = rec.read([img])[0]
+    assert reading.visual == shown and reading.line.text == shown  # inferred left to right
+    turned = with_direction(reading, "rtl", cs)
+    assert turned.line.text == logical and turned.direction == "rtl" and turned.visual == shown
+    assert sorted(turned.line.char_confidences) == sorted(reading.line.char_confidences)
+    assert with_direction(turned, "rtl", cs) is turned

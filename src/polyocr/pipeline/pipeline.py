@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from polyocr.bidi import bidi_class
 from polyocr.document import Document, Line, Page, Word
 from polyocr.pipeline.detect import DetectedLine, LineDetector, quad_size
 from polyocr.pipeline.fragments import join_fragments
@@ -40,7 +41,8 @@ from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.homoglyph import unify_reading
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.rescore import RescoreConfig, language_models, rescore_page
-from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line
+from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line,
+                                        with_direction)
 from polyocr.pipeline.runtime import cpu_session
 
 __all__ = ["ReadConfig", "Pipeline", "read", "crop_line", "probe_crops", "GlyphOrientation", "TURNS", "CROP_MARGIN"]
@@ -344,6 +346,11 @@ class Pipeline:
         kept = [(ln, r) for ln, r in zip(lines, readings)
                 if r.line.text.strip() and r.line.confidence >= self.config.min_confidence]
         langs, main = page_languages([r.line.text for _, r in kept], self.config.languages)
+        if main in ("ar", "he"):
+            # a line without letters (a phone number, a total) takes the page's direction: the decoder
+            # inferred left to right for it, but it was laid out inside right-to-left paragraphs
+            kept = [(det, with_direction(r, "rtl", self.recognizer.charset) if _letterless(r.visual) else r)
+                    for det, r in kept]
         if kept and (self.config.constrain_scripts or self.lms is not None):
             readings2 = [r for _, r in kept]
             masks = None
@@ -448,6 +455,11 @@ def _to_rgb(image: Image.Image | np.ndarray) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[2] == 3:
         return np.ascontiguousarray(arr)
     raise ValueError(f"expected an H×W, H×W×3 or H×W×4 image, got shape {arr.shape}")
+
+
+def _letterless(text: str) -> bool:
+    """No character with a strong direction (letters of any script): digits, punctuation, symbols."""
+    return not any(bidi_class(c) in ("L", "R", "AL") for c in text)
 
 
 def _mostly_rtl(text: str) -> bool:

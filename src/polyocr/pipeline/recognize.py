@@ -40,7 +40,7 @@ from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
 
 __all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
-           "is_vertical", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "admitted_frames", "redecode", "infer_direction",
+           "is_vertical", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "with_direction", "admitted_frames", "redecode", "infer_direction",
            "default_recognizer"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
@@ -77,6 +77,18 @@ def _reading(charset: Charset, ids: np.ndarray, probs: np.ndarray, n: int, direc
     line = finish_line(charset, chars, conf, mean, direction)
     spans = tuple((f0 / max(1, n), (f1 + 1) / max(1, n)) for f0, f1 in frames)
     return LineReading(line, charset.decode(chars), spans, alt_ids, alt_probs, direction)
+
+
+def with_direction(reading: LineReading, direction: str, charset: Charset) -> LineReading:
+    """``reading`` put in logical order for paragraph ``direction`` instead of the one it was decoded
+    with. Only for a line decoded left to right (its text is its display order), which is what a line
+    without letters gets by inference: on a right-to-left page, "6028 543 50 966+" is how the
+    bidirectional algorithm displays the number "+966 50 543 6028", and left to right it stays reversed."""
+    if reading.direction == direction or reading.line.text != reading.visual or not reading.visual:
+        return reading
+    ids, _ = charset.encode(reading.visual)
+    line = finish_line(charset, ids, list(reading.line.char_confidences), reading.line.confidence, direction)
+    return reading._replace(line=line, direction=direction)
 
 
 def admitted_frames(alt_ids: np.ndarray, alt_probs: np.ndarray, allowed: np.ndarray | None
