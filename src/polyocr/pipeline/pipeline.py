@@ -52,7 +52,8 @@ __all__ = ["ReadConfig", "Pipeline", "read", "crop_line", "probe_crops", "GlyphO
 # leave 0.05-0.35 font sizes around the line; at 0.15 the recogniser met text touching the crop's
 # edges and dropped thin letters ("it will also install" → "it wul also mnstall"). Measured with v11
 # + LM, page NED at margin 0.15 / 0.2 / 0.25: realdev 0.115 / 0.109 / 0.110, generated held-out pages
-# 0.106 / 0.087 / 0.088 (benchmarks/bench_margin.py; BENCHMARKS.md has the tables).
+# 0.106 / 0.087 / 0.088; with v12 (trained on re-cropped lines) realdev 0.107 / 0.104 / 0.108
+# (benchmarks/bench_margin.py; BENCHMARKS.md has the tables).
 CROP_MARGIN = 0.2
 
 # np.rot90 k that makes a page upright, by (the probed boxes are vertical, glyph class of their strips).
