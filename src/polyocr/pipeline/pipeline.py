@@ -347,7 +347,8 @@ class Pipeline:
         kept = [(ln, r) for ln, r in zip(lines, readings)
                 if r.line.text.strip() and r.line.confidence >= self.config.min_confidence]
         langs, main = page_languages([r.line.text for _, r in kept], self.config.languages)
-        if main in ("ar", "he"):
+        page_dir = "rtl" if main in ("ar", "he") else "ltr"
+        if page_dir == "rtl":
             # a line without letters (a phone number, a total) takes the page's direction: the decoder
             # inferred left to right for it, but it was laid out inside right-to-left paragraphs
             kept = [(det, with_direction(r, "rtl", self.recognizer.charset) if _letterless(r.visual) else r)
@@ -375,7 +376,6 @@ class Pipeline:
                                    writing_mode="vertical-rl" if det.vertical else "horizontal-tb",
                                    confidence=float(r.line.confidence)))
         t0 = time.perf_counter()
-        page_dir = "rtl" if main in ("ar", "he") else "ltr"
         if self.config.join_fragments:
             page_lines = join_fragments(page_lines)
         blocks = self.orderer(page_lines, uw, uh, page_dir) if page_lines else []
