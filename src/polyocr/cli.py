@@ -102,6 +102,7 @@ def _config(args: argparse.Namespace):
                        image_format=getattr(args, "image_format", "jpg"),
                        line_height_px=getattr(args, "line_height", 0) or 0,
                        typeset_marks=getattr(args, "marks", 0.25),
+                       wordfreq_share=getattr(args, "wordfreq_share", 0.0),
                        pixel_tofu=getattr(args, "pixel_tofu", False))
 
 
@@ -221,7 +222,8 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
     if args.shared and not Path(args.shared).is_dir():
         raise UsageError(f"--shared {args.shared}: no such folder")
     cfg = LMConfig(out=str(out), languages=args.langs or tuple(LANGUAGES), order=args.order,
-                   min_count=args.min_count, shared=args.shared or None)
+                   min_count=args.min_count, shared=args.shared or None,
+                   wordfreq_sentences=args.wordfreq_sentences)
     models = build_lms(cfg, log=print)
     print(json.dumps({"out": str(out), "bytes": out.stat().st_size,
                       "ngrams": {lang: lm.size for lang, lm in models.items()}}))
@@ -430,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--image-format", choices=("jpg", "png"), default="jpg")
         p.add_argument("--resume", action="store_true", help="continue a killed run (skips finished shards)")
         p.add_argument("--quiet", action="store_true")
+        p.add_argument("--wordfreq-share", type=_share, default=0.0,
+                       help="with the shared corpus: share of sentences drawn from wordfreq's everyday words "
+                            "instead, for a wider character distribution (0-1)")
         if kind == "pages":
             p.add_argument("--pixel-tofu", action="store_true",
                            help="also render each new (font, character) to look for tofu (slower)")
@@ -494,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--langs", type=_langs, default=None, help="comma-separated languages (default: all eight)")
     p.add_argument("--order", type=int, choices=(1, 2, 3, 4), default=4)
     p.add_argument("--min-count", type=_positive, default=2, help="prune n-grams (n >= 2) seen fewer times")
+    p.add_argument("--wordfreq-sentences", type=int, default=0,
+                   help="with the corpus: add this many sentences of wordfreq's everyday words per language")
     p.add_argument("--shared", default="", help="folder holding data/corpus (default: the usual search)")
     p.set_defaults(func=cmd_train_lm)
 

@@ -163,8 +163,54 @@ def test_sentence_speed() -> None:
         ts = src("ja", mode)
         rng = np.random.default_rng(0)
         ts.sentence(rng)
-        t = time.perf_counter()
-        for _ in range(500):
-            ts.sentence(rng, 60)
-        per = (time.perf_counter() - t) / 500
+        per = float("inf")
+        for _ in range(3):  # the best of three: a busy machine slows a run, never speeds one up
+            t = time.perf_counter()
+            for _ in range(200):
+                ts.sentence(rng, 60)
+            per = min(per, (time.perf_counter() - t) / 200)
         assert per < (50e-6 if mode == "corpus" else 250e-6), (mode, per)
+
+
+@pytest.mark.skipif(not HAS_CORPUS, reason="no shared corpus")
+def test_wordfreq_share_mixes_everyday_words_into_corpus_text() -> None:
+    """The share decides how many sentences come from wordfreq; share 0 is the plain corpus, draw for draw."""
+    plain = src("zh-Hans", "corpus")
+    assert plain.wordfreq_share == 0.0
+    mixed = TextSource("zh-Hans", wordfreq_share=0.5)
+    corpus_text = "\n".join(plain.lines)
+    a = [plain.sentence(np.random.default_rng(i)) for i in range(200)]
+    assert a == [TextSource("zh-Hans", wordfreq_share=0.0).sentence(np.random.default_rng(i)) for i in range(200)]
+    assert all(s in corpus_text for s in a)
+    b = [mixed.sentence(np.random.default_rng(i)) for i in range(200)]
+    foreign = sum(s not in corpus_text for s in b)
+    assert 60 <= foreign <= 140, foreign
+    assert not bad_chars(b, mixed.allowed)
+    # the reason for the option: 您 ("you", polite) is rare in the corpus, common in everyday text
+    rate = lambda texts: sum(t.count("您") for t in texts) / sum(len(t) for t in texts)  # noqa: E731
+    everyday = TextSource("zh-Hans", wordfreq_share=1.0)
+    c = [everyday.sentence(np.random.default_rng(i)) for i in range(400)]
+    assert rate(c) > 5 * rate(a + [plain.sentence(np.random.default_rng(1000 + i)) for i in range(400)])
+    with pytest.raises(ValueError):
+        TextSource("zh-Hans", wordfreq_share=1.5)
+
+
+@pytest.mark.skipif(not HAS_CORPUS, reason="no shared corpus")
+def test_wordfreq_share_keeps_the_heldout_split() -> None:
+    """Mixed-in sentences follow the fallback split rule: a held-out source never starts a sentence
+    with a training-half word, and vice versa."""
+    ts = TextSource("ru", split="heldout", wordfreq_share=1.0)
+    held_words = set(_wordfreq_vocab("ru", ts.allowed, "all").part("heldout").words)
+    rng = np.random.default_rng(5)
+    starts = [ts.sentence(rng).split(" ")[0].rstrip(",.?!").lower() for _ in range(100)]
+    assert sum(w in held_words for w in starts) >= 95
+
+
+def test_fallback_traditional_chinese_has_its_own_characters():
+    """wordfreq folds Chinese to Simplified; converted back, zh-Hant text uses the characters that
+    differ between the scripts (這, 們, 說, 檔), not only those the two share."""
+    ts = src("zh-Hant", "fallback")
+    rng = np.random.default_rng(4)
+    text = "".join(ts.sentence(rng) for _ in range(300))
+    assert sum(text.count(c) for c in "這們說個來時") > 30
+    assert not set(text) & set("这们说个来时档启邮")

@@ -50,6 +50,15 @@ def test_russian_uses_guillemets_and_em_dash():
     assert "«" in text and "»" in text and "—" in text
 
 
+def test_japanese_also_gets_technical_punctuation():
+    """「，」「．」 (technical and official writing) appear in a share of Japanese lines, never in Chinese."""
+    ja = _draws("ja")
+    academic = [a for b, a in ja if "，" in a and "、" not in a and "、" in b]
+    assert 0.15 * sum("、" in b for b, _ in ja) < len(academic) < 0.6 * sum("、" in b for b, _ in ja)
+    assert any("．" in a for _, a in ja) and any("。" in a for a in academic)
+    assert not any("．" in a for _, a in _draws("zh-Hans"))
+
+
 def test_same_seed_same_output():
     assert _draws("ko", 50, seed=9) == _draws("ko", 50, seed=9)
     assert _draws("ko", 50, seed=9) != _draws("ko", 50, seed=10)

@@ -43,3 +43,17 @@ def test_cli_refuses_a_missing_folder(tmp_path):
     r = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "lm", "--out", str(tmp_path / "no" / "x.st")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "no such folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_wordfreq_sentences_widen_the_corpus_text():
+    """Everyday words join the corpus lines, so the model learns what the corpus hardly shows."""
+    plain_cfg = LMConfig(languages=("zh-Hans",), wordfreq_sentences=0)
+    plain, source = training_text("zh-Hans", plain_cfg)
+    if not source.startswith("corpus"):
+        raise AssertionError(f"this test needs the shared corpus (../shared/data), got: {source}")
+    mixed, mixed_source = training_text("zh-Hans", LMConfig(languages=("zh-Hans",), wordfreq_sentences=3000))
+    assert mixed[:len(plain)] == plain and len(mixed) == len(plain) + 3000
+    assert mixed_source.endswith("+ 3000 wordfreq sentences")
+    rate = lambda lines: sum(s.count("您") for s in lines) / sum(len(s) for s in lines)  # noqa: E731
+    assert rate(mixed[len(plain):]) > 5 * rate(plain) > 0
+    assert training_text("zh-Hans", LMConfig(languages=("zh-Hans",), wordfreq_sentences=3000))[0] == mixed

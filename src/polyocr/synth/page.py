@@ -57,6 +57,7 @@ class SynthConfig:
     pixel_tofu: bool = False                   # also render every new (face, character) to look for tofu
     line_height_px: int = 0                    # line crops: rescale to this height (0 = keep)
     typeset_marks: float = 0.25                # line crops: share of lines given typeset quotes, dashes, bullets, markup
+    wordfreq_share: float = 0.0                # with a corpus: share of sentences drawn from wordfreq instead (TextSource)
 
     def shared_path(self) -> Path | None:
         if self.shared == "":
@@ -72,7 +73,8 @@ class Resources:
         shared = cfg.shared_path()
         self.fonts = FontLibrary.scan(extra_dirs=[Path(d) for d in cfg.font_dirs])
         fallback = shared is None  # no shared corpus: wordfreq + Faker from PyPI
-        self.text = {code: TextSource(code, shared=shared, split=cfg.split, fallback=fallback) for code in cfg.languages}
+        self.text = {code: TextSource(code, shared=shared, split=cfg.split, fallback=fallback,
+                                      wordfreq_share=cfg.wordfreq_share) for code in cfg.languages}
         self.english = self.text.get("en") or TextSource("en", shared=shared, split=cfg.split, fallback=fallback)
         self.backgrounds = bg.BackgroundLibrary.load(shared)
         self.cache = RunCache()

@@ -28,6 +28,7 @@ class LMConfig:
     min_count: int = 2                # n-grams (n >= 2) seen fewer times are pruned
     shared: str | None = None         # folder holding data/ (None: the usual search)
     fallback_sentences: int = 20000   # sentences per language when there is no corpus
+    wordfreq_sentences: int = 0       # with a corpus: this many wordfreq sentences added (training half)
     seed: int = 0
 
 
@@ -36,9 +37,16 @@ def training_text(lang: str, cfg: LMConfig) -> tuple[list[str], str]:
     from polyocr.synth.text import TextSource
 
     ts = TextSource(lang, shared=cfg.shared, split="train")
-    if ts.corpus_path is not None and ts.lines:
-        return list(ts.lines), f"corpus {ts.corpus_path.name} (train split, {len(ts.lines)} lines)"
     rng = np.random.default_rng(cfg.seed)
+    if ts.corpus_path is not None and ts.lines:
+        source = f"corpus {ts.corpus_path.name} (train split, {len(ts.lines)} lines)"
+        if cfg.wordfreq_sentences <= 0:
+            return list(ts.lines), source
+        # the corpora's registers are narrow (see TextSource): everyday words teach the model that
+        # 您 follows 请 more often than 悠 does, as the recogniser's training text now does too
+        everyday = TextSource(lang, shared=cfg.shared, split="train", wordfreq_share=1.0)
+        extra = [everyday.sentence(rng) for _ in range(cfg.wordfreq_sentences)]
+        return list(ts.lines) + extra, f"{source} + {len(extra)} wordfreq sentences"
     return [ts.sentence(rng) for _ in range(cfg.fallback_sentences)], f"fallback sentences ({cfg.fallback_sentences})"
 
 
