@@ -79,3 +79,19 @@ def first_page(cfg: SynthConfig, res: Resources, tries: int = 10):
         except Rejected:
             continue
     pytest.fail(f"no {'/'.join(cfg.languages)} {'/'.join(cfg.layouts)} page in {tries} tries")
+
+
+def list_page(marks=("–", "•", "–"), texts=("保持您的套件簡單易懂。", "不要對套件過度設計。", "使用可讀的程式碼風格。")):
+    """List items as manuals set them: a mark, a gap of about half a character, the item's text."""
+    page = np.full((260, 900), 255, np.uint8)
+    items = []
+    for k, (m, t) in enumerate(zip(marks, texts)):
+        y = 40 + 60 * k
+        a, b = render(m, "zh-Hant", size=26), render(t, "zh-Hant", size=26)
+        xm = 60
+        xt = xm + a.shape[1] + 14
+        for x, im in ((xm, a), (xt, b)):
+            yy = y + (b.shape[0] - im.shape[0]) // 2
+            page[yy:yy + im.shape[0], x:x + im.shape[1]] = np.minimum(page[yy:yy + im.shape[0], x:x + im.shape[1]], im)
+        items.append(((xm, y), (xt, y, xt + b.shape[1], y + b.shape[0])))
+    return np.stack([page] * 3, -1), items

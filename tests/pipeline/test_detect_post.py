@@ -144,3 +144,38 @@ def test_stacked_first_characters_go_back_to_their_lines():
     for d in out:
         if not d.vertical:
             assert d.quad[:, 0].min() == 100 and d.quad[:, 0].max() == 600
+
+
+def test_a_list_mark_left_out_by_the_detector_goes_back_to_its_line():
+    from polyocr.pipeline.detect import take_marks
+    from render_util import list_page
+
+    rgb, items = list_page()
+    lines = [_det(x0 + 4, y0 + 3, x1 - 2, y1 - 3) for _, (x0, y0, x1, y1) in items]
+    out = take_marks(rgb, lines)
+    for d, ((xm, _), (x0, _, x1, _)) in zip(out, items):
+        assert d.quad[0, 0] == d.quad[3, 0] and xm - 6 <= d.quad[0, 0] <= xm + 4, d.quad
+        assert d.quad[1, 0] == x1 - 2                      # nothing to take at the other end
+        assert not d.vertical
+
+
+def test_marks_are_not_taken_from_other_lines_rules_or_specks():
+    from polyocr.pipeline.detect import take_marks
+    from render_util import list_page
+
+    rgb, items = list_page()
+    (xm, _), (x0, y0, x1, y1) = items[0]
+    line = _det(x0 + 4, y0 + 3, x1 - 2, y1 - 3)
+    # the mark is another detection's: left alone
+    mark_det = _det(xm - 2, y0, xm + 20, y1)
+    assert take_marks(rgb, [line, mark_det])[0].quad[0, 0] == x0 + 4
+    # a vertical rule through the band (a table border) is not a mark
+    ruled = np.full_like(rgb, 255)
+    ruled[:, x0 - 20:x0 - 17] = 0
+    ruled[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
+    assert take_marks(ruled, [line])[0].quad[0, 0] == x0 + 4
+    # a speck of noise is not a mark
+    specked = np.full_like(rgb, 255)
+    specked[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
+    specked[(y0 + y1) // 2, x0 - 15] = 0
+    assert take_marks(specked, [line])[0].quad[0, 0] == x0 + 4
