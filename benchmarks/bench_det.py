@@ -43,6 +43,7 @@ def main() -> int:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-marks", action="store_true", help="without detect.take_marks (list marks given back to lines)")
     args = ap.parse_args()
     paths = ensure_pages(Path(args.pages), args.count, args.seed)
     det = LineDetector(args.weights, threads=args.threads)
@@ -55,7 +56,7 @@ def main() -> int:
         image_path = next(p.with_suffix(s) for s in (".png", ".jpg") if p.with_suffix(s).exists())
         image = np.asarray(Image.open(image_path).convert("RGB"))
         t = time.perf_counter()
-        found = det.detect(image)
+        found = det.detect(image, marks=not args.no_marks)
         seconds.append(time.perf_counter() - t)
         score = match_lines([d.quad for d in found], [q.points for q in line_quads(page)])
         by_lang[page.language] += score

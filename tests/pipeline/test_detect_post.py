@@ -179,3 +179,9 @@ def test_marks_are_not_taken_from_other_lines_rules_or_specks():
     specked[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
     specked[(y0 + y1) // 2, x0 - 15] = 0
     assert take_marks(specked, [line])[0].quad[0, 0] == x0 + 4
+    # nor is the first of a row of leader dots running up to a page number
+    dotted = np.full_like(rgb, 255)
+    dotted[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
+    for x in range(x0 - 60, x0 - 8, 8):
+        dotted[y1 - 10:y1 - 5, x:x + 5] = 0
+    assert take_marks(dotted, [line])[0].quad[0, 0] == x0 + 4

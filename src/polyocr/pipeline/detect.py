@@ -288,8 +288,9 @@ def take_marks(image: np.ndarray, lines: list[DetectedLine], reach: float = 1.6)
     The detector leaves out a short mark set off from its line by a gap: on realdev it kept none of
     41 en-dash list bullets ("– 保持您的套件簡單易懂。") and half of 184 "•", so every list item lost a
     character. Beside each end of a near-horizontal line, within ``reach`` × its thickness, ink that
-    no other detection covers, that stays inside the line's band and is no wider than a character is a
-    mark of that line: the quad is extended over it, and the recogniser reads it with the line."""
+    no other detection covers, that stays inside the line's band, is no wider than a character and is
+    the only ink there (a contents line's leader dots are not marks) is a mark of that line: the quad
+    is extended over it, and the recogniser reads it with the line."""
     horiz = [i for i, ln in enumerate(lines) if not ln.vertical]
     if not horiz:
         return lines
@@ -330,6 +331,9 @@ def take_marks(image: np.ndarray, lines: list[DetectedLine], reach: float = 1.6)
                 continue                              # runs beyond the line's band: a rule, a figure, another line
             if b - a + 1 > 1.2 * t or blob.sum() < max(6.0, 0.02 * t * t):
                 continue                              # a word, not a mark; or a speck of noise
+            cols = ink.any(axis=0)
+            if (cols[:a] if side < 0 else cols[b + 1:]).any():
+                continue                              # more ink beyond it: a row of leader dots, another word
             if side < 0:
                 new[0, 0] = new[3, 0] = wx0 + a - 1
             else:
@@ -378,6 +382,8 @@ class LineDetector:
         prob = 1.0 / (1.0 + np.exp(-logit))
         return prob, out[1, :oh, :ow], scale
 
-    def detect(self, image: np.ndarray) -> list[DetectedLine]:
+    def detect(self, image: np.ndarray, marks: bool = True) -> list[DetectedLine]:
+        """Lines of ``image``; ``marks=False`` leaves out :func:`take_marks` (for the benchmark beside it)."""
         prob, thick, scale = self.maps(image)
-        return take_marks(image, absorb_stacked(drop_crossing(maps_to_lines(prob, thick, self.shrink, self.stride, scale))))
+        lines = absorb_stacked(drop_crossing(maps_to_lines(prob, thick, self.shrink, self.stride, scale)))
+        return take_marks(image, lines) if marks else lines
