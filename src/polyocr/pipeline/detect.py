@@ -311,17 +311,18 @@ def take_marks(image: np.ndarray, lines: list[DetectedLine], reach: float = 1.6)
             continue
         thr, _ = cv2.threshold(gray[iy0:iy1, ix0:ix1], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         ey0, ey1 = max(0, int(y0 - 0.35 * t)), min(H, int(np.ceil(y1 + 0.35 * t)))
+        others = np.delete(boxes, i, axis=0)
         new = q.copy()
         for side in (-1, 1):
             wx0, wx1 = (int(x0 - reach * t), int(x0)) if side < 0 else (int(np.ceil(x1)), int(np.ceil(x1 + reach * t)))
             wx0, wx1 = max(0, wx0), min(W, wx1)
             if wx1 - wx0 < 2:
                 continue
-            others = np.delete(boxes, i, axis=0)
             if ((others[:, 0] < wx1) & (others[:, 2] > wx0) & (others[:, 1] < y1) & (others[:, 3] > y0)).any():
                 continue                              # another detection's text is there
             ink = gray[ey0:ey1, wx0:wx1] < thr
-            run = _nearest_run(ink.any(axis=0), from_end=side < 0)
+            cols = ink.any(axis=0)
+            run = _nearest_run(cols, from_end=side < 0)
             if run is None:
                 continue
             a, b = run
@@ -331,7 +332,6 @@ def take_marks(image: np.ndarray, lines: list[DetectedLine], reach: float = 1.6)
                 continue                              # runs beyond the line's band: a rule, a figure, another line
             if b - a + 1 > 1.2 * t or blob.sum() < max(6.0, 0.02 * t * t):
                 continue                              # a word, not a mark; or a speck of noise
-            cols = ink.any(axis=0)
             if (cols[:a] if side < 0 else cols[b + 1:]).any():
                 continue                              # more ink beyond it: a row of leader dots, another word
             if side < 0:
