@@ -73,6 +73,10 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path):
     (["train", "score", "--weights", "/nonexistent.safetensors", "--data", ".", "--out", "s.jsonl"], "not found"),
     (["train", "rec", "--out", "r", "--set", "curation=best"], "unknown curation"),
     (["train", "rec", "--out", "r", "--set", "curation=filter"], "needs scores="),
+    (["train", "rec", "--out", "r", "--set", "init_layers=0,3"], "give them with --init"),
+    (["train", "rec", "--out", "r", "--set", "teacher=/nonexistent.safetensors"], "not a file"),
+    (["train", "fontweights", "--scores", "/nonexistent.jsonl", "--out", "w.json"], "no line scores"),
+    (["synth", "lines", "--out", "x", "--count", "2", "--font-weights", "/nonexistent.json"], "font weights"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):
     r = subprocess.run([*POLYOCR, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)

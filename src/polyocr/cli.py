@@ -84,6 +84,18 @@ def _synth_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dpi", type=_positive, default=200)
 
 
+def _font_weights(path: str) -> str:
+    """Check a --font-weights file now (a bad one would otherwise fail in every worker)."""
+    if path:
+        from polyocr.synth.page import load_font_weights
+
+        try:
+            load_font_weights(path)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    return path
+
+
 def _config(args: argparse.Namespace):
     from polyocr.synth.page import SynthConfig
 
@@ -103,6 +115,8 @@ def _config(args: argparse.Namespace):
                        line_height_px=getattr(args, "line_height", 0) or 0,
                        typeset_marks=getattr(args, "marks", 0.25),
                        wordfreq_share=getattr(args, "wordfreq_share", 0.0),
+                       font_weights=_font_weights(getattr(args, "font_weights", "")),
+                       char_balance=getattr(args, "char_balance", 0.0),
                        pixel_tofu=getattr(args, "pixel_tofu", False))
 
 
@@ -191,6 +205,11 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
     if cfg.curation != "none" and not Path(cfg.scores).is_file():
         raise UsageError(f"curation={cfg.curation} needs scores=<file from `polyocr train score`>; "
                          f"{cfg.scores or 'none given'} is not a file")
+    if (cfg.init_layers or cfg.init_ffn_mult) and not cfg.init:
+        raise UsageError("init_layers / init_ffn_mult shrink the initial weights: give them with --init")
+    for name in ("init", "teacher"):
+        if getattr(cfg, name) and not Path(getattr(cfg, name)).is_file():
+            raise UsageError(f"{name} {getattr(cfg, name)}: not a file")
     out = Path(args.out)
     if not args.resume and (out / "checkpoints" / "latest").exists():
         raise UsageError(f"{out} already holds a run; add --resume to continue it or choose another --out")
@@ -208,6 +227,25 @@ def cmd_train_score(args: argparse.Namespace) -> int:
             raise UsageError(f"{d} not found")
     n = score_shards(args.weights, shards, args.out, limit_per_shard=args.limit, threads=args.threads)
     print(json.dumps({"lines": n, "out": str(args.out)}))
+    return 0
+
+
+def cmd_train_fontweights(args: argparse.Namespace) -> int:
+    from polyocr.fileio import atomic_write
+    from polyocr.train.curate import design_weights, load_scores
+
+    if args.clip < 1.0 or args.power < 0:
+        raise UsageError("--clip must be >= 1 and --power >= 0")
+    try:
+        scores = load_scores(args.scores)
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        raise UsageError(f"--scores {args.scores}: {e}") from None
+    weights = design_weights(scores, power=args.power, clip=args.clip, min_lines=args.min_lines)
+    if not weights:
+        raise UsageError(f"--scores {args.scores}: no line names its font (score shards written by `polyocr synth lines`)")
+    atomic_write(Path(args.out), (json.dumps(weights, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+    summary = {lang: {"designs": len(w), "max": max(w.items(), key=lambda kv: kv[1])} for lang, w in weights.items()}
+    print(json.dumps({"out": args.out, "languages": summary}, ensure_ascii=False))
     return 0
 
 
@@ -435,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--wordfreq-share", type=_share, default=0.0,
                        help="with the shared corpus: share of sentences drawn from wordfreq's everyday words "
                             "instead, for a wider character distribution (0-1)")
+        p.add_argument("--char-balance", type=_share, default=0.0,
+                       help="Chinese, Japanese, Korean: share of sentences built around characters drawn with "
+                            "flattened frequencies, so rarely written characters are seen often enough (0-1)")
+        p.add_argument("--font-weights", default="",
+                       help="JSON {language: {design: weight}} from `polyocr train fontweights`: draw the "
+                            "designs a model reads worst more often")
         if kind == "pages":
             p.add_argument("--pixel-tofu", action="store_true",
                            help="also render each new (font, character) to look for tofu (slower)")
@@ -492,6 +536,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="score at most N lines per shard (0 = all)")
     p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=cmd_train_score)
+
+    p = train.add_parser("fontweights", help="font-design sampling weights for the generator from line scores "
+                                             "(`polyocr train score`): the designs read worst are drawn more often")
+    p.add_argument("--scores", required=True, help="scores file written by `polyocr train score`")
+    p.add_argument("--out", required=True, help="JSON file for `polyocr synth lines --font-weights`")
+    p.add_argument("--power", type=float, default=1.0, help="weight = (design loss / language median) ** power")
+    p.add_argument("--clip", type=float, default=4.0, help="weights are clipped to [1/clip, clip]")
+    p.add_argument("--min-lines", type=_positive, default=8, help="designs with fewer scored lines keep weight 1")
+    p.set_defaults(func=cmd_train_fontweights)
 
     p = train.add_parser("lm", help="the per-language character n-gram models that rescore doubtful characters")
     p.add_argument("--out", required=True, help="a .safetensors file, or a folder for charlm.safetensors "

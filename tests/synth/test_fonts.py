@@ -43,11 +43,13 @@ def test_scan_finds_fonts(font_library: FontLibrary) -> None:
 
 
 def test_second_scan_uses_cache(font_library: FontLibrary, font_cache: Path) -> None:
-    t0 = time.perf_counter()
-    again = FontLibrary.scan(cache=font_cache)
-    seconds = time.perf_counter() - t0
+    seconds = []
+    for _ in range(3):  # best of three: a training run beside the suite can stall one scan
+        t0 = time.perf_counter()
+        again = FontLibrary.scan(cache=font_cache)
+        seconds.append(time.perf_counter() - t0)
     assert again.stats["cache_misses"] == 0 and again.stats["cache_hits"] == font_library.stats["files"]
-    assert seconds < 3.0, f"warm scan took {seconds:.2f} s"  # ~0.3 s idle; slack for a shared machine
+    assert min(seconds) < 3.0, f"warm scan took {min(seconds):.2f} s"  # ~0.3 s idle; slack for a shared machine
     assert again.faces == font_library.faces
     assert [f.cmap for f in again.faces] == [f.cmap for f in font_library.faces]
     assert again.failures == font_library.failures
@@ -187,6 +189,23 @@ def test_pick_weights_families_not_faces(font_library: FontLibrary) -> None:
     assert set(counts) == designs
     expected = 2000 / len(designs)
     assert all(0.6 * expected < c < 1.4 * expected for c in counts.values()), counts
+
+
+def test_pick_design_weights(font_library: FontLibrary) -> None:
+    """A design given weight 4 is drawn about 4× as often as each weight-1 design; others keep their share."""
+    lib = font_library
+    designs = sorted({f.design for f in lib.for_language("zh-Hant", "train")})
+    heavy = designs[len(designs) // 2]
+    rng = np.random.default_rng(2)
+    n = 4000
+    counts = collections.Counter(lib.pick(rng, "zh-Hant", weights={heavy: 4.0}).design  # type: ignore[union-attr]
+                                 for _ in range(n))
+    expected = n / (len(designs) + 3)
+    assert 0.75 * 4 * expected < counts[heavy] < 1.25 * 4 * expected, (heavy, counts)
+    assert all(0.5 * expected < c < 1.5 * expected for d, c in counts.items() if d != heavy), counts
+    # the filters still hold under weights, and an unknown design name changes nothing
+    f = lib.pick(np.random.default_rng(3), "ja", vertical=True, weights={heavy: 4.0, "no such design": 9.0})
+    assert f is not None and f.vertical
 
 
 def test_fallback(font_library: FontLibrary) -> None:

@@ -206,6 +206,33 @@ def test_wordfreq_share_keeps_the_heldout_split() -> None:
     assert sum(w in held_words for w in starts) >= 95
 
 
+@pytest.mark.parametrize("lang", ["zh-Hans", "zh-Hant", "ja", "ko"])
+def test_char_balance_spreads_text_over_the_charset(lang) -> None:
+    """Balanced sentences use many more distinct letters than natural ones, only allowed characters,
+    the same for the same seed; share 0 reproduces plain text draw for draw."""
+    plain = TextSource(lang, wordfreq_share=0.5)
+    balanced = TextSource(lang, wordfreq_share=0.5, char_balance=1.0)
+    a = [plain.sentence(np.random.default_rng(i), 40) for i in range(600)]
+    assert a == [TextSource(lang, wordfreq_share=0.5, char_balance=0.0).sentence(np.random.default_rng(i), 40)
+                 for i in range(600)]
+    b = [balanced.sentence(np.random.default_rng(i), 40) for i in range(600)]
+    assert b == [balanced.sentence(np.random.default_rng(i), 40) for i in range(600)]
+    assert not bad_chars(b, balanced.allowed) and all(0 < len(t) <= 40 for t in b)
+    letters = lambda texts: {c for t in texts for c in t if c.isalpha() and ord(c) > 0x3000}  # noqa: E731
+    assert len(letters(b)) > 1.25 * len(letters(a)), (len(letters(b)), len(letters(a)))
+    p = balanced.paragraph(np.random.default_rng(3), 60, 120)
+    assert 0 < len(p) <= 120 and not bad_chars([p], balanced.allowed)
+
+
+def test_char_balance_leaves_alphabets_alone() -> None:
+    ts = TextSource("en", char_balance=1.0)
+    assert ts.char_balance == 0.0
+    assert [ts.sentence(np.random.default_rng(i)) for i in range(20)] == \
+        [TextSource("en").sentence(np.random.default_rng(i)) for i in range(20)]
+    with pytest.raises(ValueError):
+        TextSource("ja", char_balance=-0.1)
+
+
 def test_fallback_traditional_chinese_has_its_own_characters():
     """wordfreq folds Chinese to Simplified; converted back, zh-Hant text uses the characters that
     differ between the scripts (這, 們, 說, 檔), not only those the two share."""

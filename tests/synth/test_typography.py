@@ -59,6 +59,19 @@ def test_japanese_also_gets_technical_punctuation():
     assert not any("．" in a for _, a in _draws("zh-Hans"))
 
 
+def test_hebrew_gets_the_maqaf_between_hebrew_words_only():
+    he = _draws("he")
+    joined = [a for _, a in he if "\u05be" in a]
+    assert 0.1 * len(he) < len(joined) < 0.5 * len(he)
+    for a in joined:  # always between two Hebrew letters
+        for i, c in enumerate(a):
+            if c == "\u05be":
+                assert "\u05d0" <= a[i - 1] <= "\u05ea" and "\u05d0" <= a[i + 1] <= "\u05ea", a
+    out = typeset_marks(np.random.default_rng(1), "ABC-12 ו-3", "he", _default_allowed("he"))
+    assert "\u05be" not in out  # Latin and digit hyphens stay hyphens
+    assert not any("\u05be" in a for _, a in _draws("ar"))
+
+
 def test_same_seed_same_output():
     assert _draws("ko", 50, seed=9) == _draws("ko", 50, seed=9)
     assert _draws("ko", 50, seed=9) != _draws("ko", 50, seed=10)

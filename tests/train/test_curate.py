@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from polyocr.pipeline.recognize import DEFAULT_WEIGHTS
-from polyocr.train.curate import curation_weights, load_scores, score_shards
+from polyocr.train.curate import LineScore, curation_weights, design_weights, load_scores, score_shards
 from polyocr.train.data import ShardSource
 from polyocr.train.loop import make_batcher
 from polyocr.train.recipes import TrainConfig
@@ -87,3 +87,31 @@ def test_curation_config_needs_scores(scored, tmp_path):
     cfg = TrainConfig(synth_ratio=0, shards=(str(shard),), curation="filter")
     with pytest.raises(ValueError, match="needs line scores"):
         make_batcher(cfg)
+
+
+def test_scores_name_the_font(scored):
+    _, lines, scores, _ = scored
+    assert all(s.font == "" for s in scores)  # tiny_lines' meta has no font
+    root = scored[0].parent
+    named = [(img, text, {**meta, "font": {"family": "DejaVu Sans" if i % 2 else "Noto Serif CJK SC"}})
+             for i, (img, text, meta) in enumerate(lines[:8])]
+    shard = write_shard(root / "shard-00008.tar", named)
+    score_shards(WEIGHTS, [shard], root / "named.jsonl")
+    fonts = [s.font for s in load_scores(root / "named.jsonl")]
+    assert sorted(set(fonts)) == ["DejaVu Sans", "Noto Serif CJK SC"] and len(fonts) == 8
+
+
+def test_design_weights_favour_hard_designs():
+    def line(lang, font, loss):
+        return LineScore(f"k/{font}/{loss}", lang, loss, 0.0, 10, font)
+
+    scores = [line("ar", "Amiri", 2.0) for _ in range(10)] + [line("ar", "Noto Naskh Arabic", 0.5) for _ in range(10)]
+    scores += [line("ar", "KacstOne", 0.25) for _ in range(10)] + [line("ar", "Lateef", 9.0) for _ in range(3)]
+    scores += [line("he", "Ezra SIL", 1.0) for _ in range(10)] + [line("he", "", 5.0) for _ in range(10)]
+    w = design_weights(scores, power=1.0, clip=3.0, min_lines=8)
+    assert set(w) == {"ar", "he"}
+    assert set(w["ar"]) == {"amiri", "noto naskh arabic", "kacstone"}      # design keys; Lateef has too few lines
+    assert w["ar"]["noto naskh arabic"] == 1.0                               # the median design
+    assert w["ar"]["amiri"] == 3.0                                           # 4× the median, clipped to 3
+    assert w["ar"]["kacstone"] == 0.5
+    assert w["he"] == {"ezra sil": 1.0}                                      # lines without a font are left out

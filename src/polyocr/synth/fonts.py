@@ -21,7 +21,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 from PIL import ImageFont
@@ -406,11 +406,13 @@ class FontLibrary:
 
     def pick(self, rng: np.random.Generator, lang: str, split: Split = "train", text: str | None = None,
              monospace: bool | None = None, bold: bool | None = None, italic: bool | None = None,
-             vertical: bool | None = None) -> FontFace | None:
+             vertical: bool | None = None, weights: Mapping[str, float] | None = None) -> FontFace | None:
         """A random face for ``lang`` that passes the filters (None = don't care) and covers ``text``.
 
         Each design group is equally likely, then each family in it, then each face: otherwise
         the 30 Noto CJK faces would outweigh a dozen one-face Han designs. None when nothing fits.
+        ``weights`` (design key → weight, missing = 1) makes some design groups likelier than others
+        (``polyocr train fontweights``: the designs a model reads worst).
         """
         def ok(f: FontFace) -> bool:
             return ((monospace is None or f.monospace == monospace)
@@ -422,7 +424,12 @@ class FontLibrary:
         # Visiting design groups in a random order and taking the first with a match is the same
         # as drawing uniformly among the matching groups, but checks coverage for only a few.
         groups = self._groups(lang, split)
-        for gi in rng.permutation(len(groups)):
+        if weights:  # a weighted random order (Efraimidis-Spirakis keys u ** (1 / w)), first match wins
+            w = np.array([max(float(weights.get(g[0][1][0].design, 1.0)), 1e-6) for g in groups])
+            order = np.argsort(-(rng.random(len(groups)) ** (1.0 / w)), kind="stable")
+        else:
+            order = rng.permutation(len(groups))
+        for gi in order:
             families = [(fam, m) for fam, faces in groups[gi] if (m := [f for f in faces if ok(f)])]
             if families:
                 faces = families[int(rng.integers(len(families)))][1]

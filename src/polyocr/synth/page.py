@@ -58,6 +58,8 @@ class SynthConfig:
     line_height_px: int = 0                    # line crops: rescale to this height (0 = keep)
     typeset_marks: float = 0.25                # line crops: share of lines given typeset quotes, dashes, bullets, markup
     wordfreq_share: float = 0.0                # with a corpus: share of sentences drawn from wordfreq instead (TextSource)
+    char_balance: float = 0.0                  # zh/ja/ko: share of sentences built around rarely seen characters (TextSource)
+    font_weights: str = ""                     # JSON {language: {design key: weight}} (`polyocr train fontweights`); "" = uniform
 
     def shared_path(self) -> Path | None:
         if self.shared == "":
@@ -74,11 +76,13 @@ class Resources:
         self.fonts = FontLibrary.scan(extra_dirs=[Path(d) for d in cfg.font_dirs])
         fallback = shared is None  # no shared corpus: wordfreq + Faker from PyPI
         self.text = {code: TextSource(code, shared=shared, split=cfg.split, fallback=fallback,
-                                      wordfreq_share=cfg.wordfreq_share) for code in cfg.languages}
+                                      wordfreq_share=cfg.wordfreq_share, char_balance=cfg.char_balance)
+                     for code in cfg.languages}
         self.english = self.text.get("en") or TextSource("en", shared=shared, split=cfg.split, fallback=fallback)
         self.backgrounds = bg.BackgroundLibrary.load(shared)
         self.cache = RunCache()
         self.line_block: tuple | None = None  # the last block of line crops (see generate_line)
+        self.font_weights = load_font_weights(cfg.font_weights) if cfg.font_weights else {}
         for code in cfg.languages:
             if not self.fonts.for_language(code, cfg.split):
                 raise RuntimeError(f"no {cfg.split} font covers {code}: install the font packages (see README)")
@@ -141,10 +145,24 @@ def _choose_layout(cfg: SynthConfig, lang: Language, rng: np.random.Generator) -
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
+def load_font_weights(path: str) -> dict[str, dict[str, float]]:
+    """``SynthConfig.font_weights``: {language: {design key: weight > 0}}, checked."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"font weights {path}: {e}") from None
+    ok = isinstance(data, dict) and all(
+        isinstance(v, dict) and all(isinstance(w, (int, float)) and w > 0 for w in v.values()) for v in data.values())
+    if not ok:
+        raise ValueError(f"font weights {path}: expected {{language: {{design: positive weight}}}}")
+    return {lang: {str(d): float(w) for d, w in v.items()} for lang, v in data.items()}
+
+
 def _pick(res: Resources, rng: np.random.Generator, lang: str, **kw: Any):
-    face = res.fonts.pick(rng, lang, split=res.cfg.split, **kw)
+    weights = res.font_weights.get(lang)
+    face = res.fonts.pick(rng, lang, split=res.cfg.split, weights=weights, **kw)
     if face is None and kw:
-        face = res.fonts.pick(rng, lang, split=res.cfg.split)
+        face = res.fonts.pick(rng, lang, split=res.cfg.split, weights=weights)
     if face is None:
         raise Rejected(f"no {res.cfg.split} font for {lang}")
     return face

@@ -206,6 +206,64 @@ def _wordfreq_vocab(lang: str, allowed: frozenset[str], kind: str = "all") -> _V
     return _Vocab(words, ranks)
 
 
+_BALANCED = ("zh-Hans", "zh-Hant", "ja", "ko")  # scripts with thousands of letters
+_BALANCE_POWER = 0.3  # character weight ∝ (its frequency in the word list) ** this
+
+
+def _letter_pattern(lang: str) -> re.Pattern[str]:
+    return re.compile(r"[\uac00-\ud7a3]") if lang == "ko" else _HAN
+
+
+def letter_frequencies(lang: str, allowed: frozenset[str]) -> tuple[dict[str, float], dict[str, list[int]]]:
+    """For Chinese, Japanese (kanji) and Korean (syllables): each letter's frequency in wordfreq's list
+    (words weighted 1/rank) and the indices of the listed words that hold it, best-ranked first.
+    ``benchmarks/bench_charset.py`` ranks characters by it."""
+    vocab = _wordfreq_vocab(lang, allowed)
+    letter = _letter_pattern(lang)
+    freq: dict[str, float] = {}
+    words: dict[str, list[int]] = {}
+    for i, (w, r) in enumerate(zip(vocab.words, vocab._rank_list)):
+        for c in set(w):
+            if letter.match(c):
+                freq[c] = freq.get(c, 0.0) + 1.0 / (r + 1.0)
+                words.setdefault(c, []).append(i)
+    return freq, words
+
+
+class _CharIndex:
+    """Letters of a large script with flattened sampling weights, and the words that contain each.
+
+    A letter's weight is its :func:`letter_frequencies` value raised to ``_BALANCE_POWER``: one
+    1,000× rarer than another is drawn only ~8× less often. Letters of the charset no listed word
+    uses are drawn alone, at the lowest weight.
+    """
+
+    def __init__(self, vocab: _Vocab, allowed: frozenset[str], lang: str):
+        freq, self.words = letter_frequencies(lang, allowed)
+        floor = min(freq.values()) if freq else 1.0
+        letter = _letter_pattern(lang)
+        for c in sorted(allowed):
+            if letter.match(c) and c not in freq:
+                freq[c] = floor
+        self.chars = sorted(freq)
+        self.vocab = vocab
+        self._cum = np.cumsum(np.asarray([freq[c] for c in self.chars]) ** _BALANCE_POWER)
+
+    def token(self, rng: np.random.Generator) -> str:
+        """A word holding a drawn letter (one of its five best-ranked words), or the letter alone."""
+        c = self.chars[min(int(np.searchsorted(self._cum, rng.random() * self._cum[-1], side="right")),
+                           len(self.chars) - 1)]
+        holders = self.words.get(c)
+        if not holders:
+            return c
+        return self.vocab.words[holders[int(rng.integers(min(5, len(holders))))]]
+
+
+@functools.lru_cache(maxsize=None)
+def _char_index(lang: str, allowed: frozenset[str]) -> _CharIndex:
+    return _CharIndex(_wordfreq_vocab(lang, allowed), allowed, lang)
+
+
 @functools.lru_cache(maxsize=None)
 def _vocab_set(lang: str, allowed: frozenset[str]) -> frozenset[str]:
     return frozenset(_wordfreq_vocab(lang, allowed).words)
@@ -239,7 +297,7 @@ class TextSource:
     """Sentences, paragraphs, words and formatted fields for one language and split."""
 
     def __init__(self, lang: str, shared: Path | str | None = None, split: str = "train", *,
-                 fallback: bool = False, wordfreq_share: float = 0.0):
+                 fallback: bool = False, wordfreq_share: float = 0.0, char_balance: float = 0.0):
         """``shared``: the folder holding ``data/`` (None: found by :func:`shared_dir`, may be absent).
 
         ``fallback=True`` ignores the shared data entirely (built-in charsets, wordfreq text) to behave
@@ -250,12 +308,21 @@ class TextSource:
         您 9 times in 934K characters and 悠 136 times, so a recogniser trained on it reads 您 as 悠 on
         every page of a manual. wordfreq's lists (subtitles, web, books) give everyday words their
         real frequency; its word salad is poor grammar, which a line recogniser hardly needs.
+
+        ``char_balance`` (Chinese, Japanese, Korean): the share of sentences built around characters
+        drawn with flattened frequencies (:class:`_CharIndex`), each inside a word that uses it.
+        Natural text spends a line recogniser's samples on a few hundred characters: in 64K
+        training lines 盘, 块 and 键 (a manual's "disk", "block", "key") occurred 11-13 times each,
+        and the recogniser read them as 急, 決 and an Arabic letter on clean renders.
         """
         if split not in ("train", "heldout"):
             raise ValueError(f"split must be 'train' or 'heldout', not {split!r}")
         if not 0.0 <= wordfreq_share <= 1.0:
             raise ValueError(f"wordfreq_share must be in [0, 1], not {wordfreq_share}")
         self.wordfreq_share = float(wordfreq_share)
+        if not 0.0 <= char_balance <= 1.0:
+            raise ValueError(f"char_balance must be in [0, 1], not {char_balance}")
+        self.char_balance = float(char_balance) if lang in _BALANCED else 0.0
         self.language = get_language(lang)
         self.lang = lang
         self.split = split
@@ -289,6 +356,21 @@ class TextSource:
         if self._lines is None:
             self._lines = _load_corpus(self._path, self.allowed)[self.split] if self._path is not None else []
         return self._lines
+
+    def _balanced(self, rng: np.random.Generator) -> bool:
+        """Whether the next sentence is a character-balanced one; draws from ``rng`` only when the
+        share is above 0, so share 0 reproduces earlier datasets exactly."""
+        return self.char_balance > 0.0 and bool(rng.random() < self.char_balance)
+
+    def _balanced_sentence(self, rng: np.random.Generator) -> str:
+        """A first word from this split's part of the list, then words around drawn characters."""
+        index = _char_index(self.lang, self.allowed)
+        toks = self._vocab().part(self.split).sample(rng, 1) + [index.token(rng) for _ in range(int(rng.integers(3, 9)))]
+        comma = self._comma()
+        for k in range(1, len(toks) - 1):
+            if rng.random() < 0.12:
+                toks[k] += comma
+        return _sanitize(self.sep.join(toks) + self._end_mark(rng), self.allowed)
 
     def _from_wordfreq(self, rng: np.random.Generator) -> bool:
         """Whether the next sentence or paragraph comes from wordfreq. Draws from ``rng`` only when the
@@ -363,6 +445,9 @@ class TextSource:
         """One natural sentence or chunk, at most ``max_chars`` characters long."""
         if max_chars is not None and max_chars < 1:
             raise ValueError("max_chars must be >= 1")
+        if self._balanced(rng):
+            s = self._balanced_sentence(rng)
+            return s if max_chars is None or len(s) <= max_chars else self._cut(s, max_chars)
         if self._from_wordfreq(rng):
             for _ in range(6):
                 s = self._fallback_sentence(rng)
@@ -404,7 +489,9 @@ class TextSource:
         """
         if max_chars < 1 or min_chars > max_chars:
             raise ValueError("need 1 <= max_chars and min_chars <= max_chars")
-        if self._from_wordfreq(rng):
+        if self._balanced(rng):
+            nxt = lambda: self._balanced_sentence(rng)  # noqa: E731
+        elif self._from_wordfreq(rng):
             nxt = lambda: self._fallback_sentence(rng)  # noqa: E731
         else:
             lines = self.lines

@@ -116,15 +116,34 @@ def _ja_academic(rng: np.random.Generator, text: str) -> str:
     return text.replace("。", "．") if rng.random() < 0.7 else text
 
 
+_HEBREW_LETTER = "[\u05d0-\u05ea]"
+
+
+def _he_maqaf(rng: np.random.Generator, text: str) -> str:
+    """Formal Hebrew typesetting joins a short word to the next with the maqaf 「־」 (כל־, על־ידי, בית־ספר)
+    and writes it for a hyphen between Hebrew letters. The corpus has 34 in 594K characters; a
+    niqqud-less book on realdev has 65 in 21K, which the recogniser read as "-"."""
+    text = re.sub(f"(?<={_HEBREW_LETTER})-(?={_HEBREW_LETTER})", "\u05be", text)
+    toks = text.split(" ")
+    for i in range(len(toks) - 1):
+        a, b = toks[i], toks[i + 1]
+        if (a and b and 1 <= len(a) <= 3 and re.fullmatch(f"{_HEBREW_LETTER}+", a) and re.match(_HEBREW_LETTER, b)
+                and rng.random() < 0.35):
+            toks[i], toks[i + 1] = "", a + "\u05be" + b
+    return " ".join(t for t in toks if t)
+
+
 def typeset_marks(rng: np.random.Generator, text: str, lang: str, allowed: frozenset[str]) -> str:
     """Rewrite ``text`` with the marks of typeset documents: curly/guillemet quotes, dashes, a list
-    bullet or number, symbols, for Latin words markup (LaTeX commands, braces, paths, tags) and, for
-    Japanese, the full-width comma and full stop of technical writing. Each kind is drawn
+    bullet or number, symbols, for Latin words markup (LaTeX commands, braces, paths, tags), for
+    Japanese the full-width comma and full stop of technical writing, and for Hebrew the maqaf. Each kind is drawn
     independently; characters outside ``allowed`` are dropped."""
     if not text:
         return text
     if lang == "ja" and rng.random() < 0.35:
         text = _ja_academic(rng, text)
+    if lang == "he" and rng.random() < 0.35:
+        text = _he_maqaf(rng, text)
     if rng.random() < 0.6:
         text = _curly_quotes(rng, text, lang)
     spaced = lang not in _CJK

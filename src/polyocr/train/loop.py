@@ -42,6 +42,7 @@ from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, PrefetchBat
                                 SynthSource, heldout_set)
 from polyocr.train.recipes import TrainConfig
 from polyocr.train.cpu import use_bf16
+from polyocr.train.distill import distill_loss, shrink
 
 __all__ = ["train", "lr_at", "make_batcher", "BatcherFactory", "evaluate", "read_samples", "line_ned", "edit_distance",
            "save_checkpoint", "load_checkpoint", "latest_checkpoint"]
@@ -286,6 +287,16 @@ class _Log:
             self.echo(line)
 
 
+def _shrunk(model: RecognizerNet, cfg: TrainConfig) -> RecognizerNet:
+    """The initial weights cut to ``cfg.init_layers`` / ``cfg.init_ffn_mult``, MLP units ranked on rendered lines."""
+    from polyocr.train.export import parity_lines
+
+    lines = [prepare_line(img, model.cfg.height, vert, cfg.max_width)
+             for img, vert, _ in parity_lines(128, seed=5151, split="train")]  # [] without fonts: weight norms
+    layers = cfg.init_layers or tuple(range(len(model.blocks)))
+    return shrink(model, layers, cfg.init_ffn_mult, lines)
+
+
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callable[[str], None] | None = print,
           stop_after: int | None = None) -> dict[str, Any]:
     """Train (or resume) a recogniser into ``out``; returns the last logged record and eval.
@@ -313,9 +324,18 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
         cfg = replace(cfg, model=saved.model)  # the architecture comes from the checkpoint
     elif cfg.init:
         init, _ = load_safetensors(cfg.init, charset.sha256)
+        if cfg.init_layers or cfg.init_ffn_mult:
+            init = _shrunk(init, cfg)
         cfg = replace(cfg, model=replace(init.cfg, dropout=cfg.model.dropout))  # ...or from the initial weights
     torch.manual_seed(cfg.seed)
     model = init if init is not None else RecognizerNet(cfg.model)
+    teacher = None
+    if cfg.teacher:
+        teacher, _ = load_safetensors(cfg.teacher, charset.sha256)
+        teacher.requires_grad_(False)
+        if teacher.cfg.width_stride != model.cfg.width_stride:
+            raise ValueError(f"teacher {cfg.teacher}: width stride {teacher.cfg.width_stride}, "
+                             f"the model's is {model.cfg.width_stride} (frames must line up)")
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
     if ckpt is not None:
         state = load_checkpoint(ckpt, model, opt, charset)
@@ -341,6 +361,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
     t_ckpt = time.time()
     run_start = time.time() - elapsed
     losses: list[float] = []
+    kd_losses: list[float] = []
     n_last = 0
     pad_px = tot_px = 0
     record: dict[str, Any] = {}
@@ -364,6 +385,12 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
             logp = torch.log_softmax(logits, -1, dtype=torch.float32)     # CTC in fp32
             loss = F.ctc_loss(logp, torch.from_numpy(batch.targets), lengths, torch.from_numpy(batch.target_lengths),
                               blank=0, reduction="mean", zero_infinity=True)
+            if teacher is not None:
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                    t_logits, _ = teacher(x, widths, time_major=True)
+                kd = distill_loss(logits, t_logits, lengths, cfg.distill_temperature)
+                kd_losses.append(kd.item())
+                loss = loss + cfg.distill_weight * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -383,13 +410,15 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
                 record = {"step": step, "loss": float(np.mean(losses)), "lr": lr_at(step - 1, cfg),
                           "samples_per_s": n_last / max(now - t_last, 1e-9), "elapsed": round(now - run_start, 1),
                           "samples": samples_seen, "padding": round(pad_px / max(1, tot_px), 3)}
+                if kd_losses:  # "loss" is then CTC + weight × KL
+                    record["distill_kl"] = float(np.mean(kd_losses))
                 if batcher is not None:
                     record["skipped"] = dict(batcher.stats)
                     if charset.unknown:
                         record["unknown_chars"] = dict(charset.unknown.most_common(8))
                         record["unknown_total"] = sum(charset.unknown.values())
                 log(record)
-                losses, n_last, pad_px, tot_px, t_last = [], 0, 0, 0, time.time()
+                losses, kd_losses, n_last, pad_px, tot_px, t_last = [], [], 0, 0, 0, time.time()
 
             if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
                 if heldout is None:

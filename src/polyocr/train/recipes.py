@@ -49,6 +49,12 @@ class TrainConfig:
     remargin_range: tuple[float, float] = (-0.05, 0.4)  # ... with this margin per side, × the ink height
     workers: int = 0                            # 0: data in the training process; 1: one child process
     init: str = ""                              # start from these weights (model.safetensors), e.g. unified → ja
+    init_layers: tuple[int, ...] = ()           # with init: keep only these transformer layers (a smaller student)
+    init_ffn_mult: int = 0                      # with init: prune each MLP to this × d_model hidden units (0 = keep)
+    # -- distillation (polyocr.train.distill) ------------------------------------------------------
+    teacher: str = ""                           # add a per-frame KL term towards these weights' distributions
+    distill_weight: float = 1.0                 # loss = CTC + distill_weight × KL (with a teacher)
+    distill_temperature: float = 1.0
     # -- data curation (polyocr.train.curate) ----------------------------------------------------------
     scores: str = ""                            # line scores of the shards (`polyocr train score`)
     curation: str = "none"                      # none | filter (drop the worst-read lines) | loss (reweight)
