@@ -13,7 +13,7 @@ import pytest
 
 from polyocr.document import Line, quad_from_box
 from polyocr.eval.metrics import order_accuracy, paragraph_f1
-from polyocr.pipeline.order import (METHODS, NoOrderWeights, Orderer, _gaps, chain_decode, column_switches,
+from polyocr.pipeline.order import (METHODS, NoOrderWeights, Orderer, _gaps, best_rotation, chain_decode, column_switches,
                                     frame_boxes, line_features, path_score, runs_to_paragraphs, skew_angle, xycut_order)
 
 W, H = 1654, 2339
@@ -209,6 +209,19 @@ def test_chain_decode_follows_scores_and_always_returns_a_permutation():
     same = np.zeros((5, 5))
     same[0, 1] = same[2, 3] = same[3, 4] = 0.9
     assert runs_to_paragraphs([0, 1, 2, 3, 4], same) == [[0, 1], [2, 3, 4]]
+
+
+def test_a_rotated_path_is_turned_back():
+    """Links 0→1→…→9 are likely, 9→0 (bottom of a page to its top) is not: a path that starts in the
+    middle and wraps from 9 to 0 is cut at that link instead, and a right path is left alone."""
+    score = np.full((10, 10), -5.0)
+    for i in range(9):
+        score[i, i + 1] = 3.0
+    rotated = [6, 7, 8, 9, 0, 1, 2, 3, 4, 5]
+    fixed = best_rotation(score, rotated)
+    assert fixed == list(range(10)) and path_score(score, fixed) > path_score(score, rotated)
+    assert best_rotation(score, list(range(10))) == list(range(10))
+    assert best_rotation(score, [1, 0]) == [1, 0]
 
 
 def test_learned_order_keeps_xycut_where_the_model_scores_it_higher(orderers):

@@ -31,7 +31,7 @@ import numpy as np
 from polyocr.document import Block, Line, polygon_bounds, quad_from_box
 
 __all__ = ["Orderer", "OrderWeights", "NoOrderWeights", "METHODS", "N_FEATURES", "line_features", "page_direction",
-           "skew_angle", "make_block", "chain_decode", "path_score", "runs_to_paragraphs", "xycut_order", "text_columns", "column_switches", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
+           "skew_angle", "make_block", "chain_decode", "best_rotation", "path_score", "runs_to_paragraphs", "xycut_order", "text_columns", "column_switches", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 METHODS = ("learned", "xycut")
@@ -235,6 +235,24 @@ def chain_decode(score: np.ndarray, k: int = 4) -> list[int]:
     order = [start]
     while ch.succ[order[-1]] >= 0:
         order.append(ch.succ[order[-1]])
+    return best_rotation(s, order)
+
+
+def best_rotation(score: np.ndarray, order: list[int]) -> list[int]:
+    """``order`` cut at its weakest link and closed at its ends, when the end → start link scores higher.
+
+    Greedy joins can leave a page rotated: a stray fragment in mid-page starts the path, which runs to
+    the bottom, jumps to the top and ends just above the fragment (realdev ja-debref-p035, v14). Every
+    rotation has the same links but one, so the best rotation is found in one pass; the path score
+    only rises.
+    """
+    if len(order) < 3:
+        return order
+    idx = np.asarray(order)
+    links = score[idx[:-1], idx[1:]]
+    k = int(np.argmin(links))
+    if score[idx[-1], idx[0]] > links[k]:
+        return order[k + 1:] + order[:k + 1]
     return order
 
 
