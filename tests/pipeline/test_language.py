@@ -27,6 +27,14 @@ def test_page_context_labels_ambiguous_lines():
     assert main == "zh-Hant" and set(langs) == {"zh-Hant"}
 
 
+def test_stray_letters_of_another_script_take_the_page_language():
+    texts = ["日本語の文章です。", "縦書きの段落が続きます。", "№о", "إ", "ログイン画面", "שלום עולם"]
+    langs, main = page_languages(texts)
+    assert main == "ja"
+    assert langs[2] == langs[3] == "ja"      # two letters or fewer: a fragment, not a Russian or Arabic line
+    assert langs[5] == "he"                  # a real line of another script keeps its own language
+
+
 def test_hints_restrict_the_page_language():
     _, main = page_languages(["Hello world", "Привет"], hints=("ru",))
     assert main == "ru"

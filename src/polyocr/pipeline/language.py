@@ -101,7 +101,9 @@ def page_languages(texts: Sequence[str], hints: Sequence[str] = ()) -> tuple[lis
         letters = [script_of(c) for c in t if script_of(c)]
         if lang in ("zh-Hans", "zh-Hant"):
             lang = "ja" if main == "ja" else (page_han or lang)
-        elif not letters or (lang == "en" and main != "en"):
+        elif not letters or (lang == "en" and main != "en") or (len(letters) <= 2 and lang != main):
+            # one or two letters of another script (a stray fragment read as "№о" or "إ" on a
+            # Japanese page) are too little evidence against the whole page
             lang = main
         out.append(lang)
     return out, main
