@@ -30,14 +30,12 @@ LANGS = ("zh-Hans", "zh-Hant", "ja", "ko")
 
 def ranked_characters(lang: str, allowed: frozenset[str]) -> tuple[list[str], dict[str, str], list[str]]:
     """Letters by descending word-list frequency, each one's best-ranked word, and the unlisted letters."""
-    from polyocr.synth.text import _letter_pattern, _wordfreq_vocab, letter_frequencies
+    from polyocr.synth.text import _wordfreq_vocab, letter_frequencies, unlisted_letters
 
     freq, holders = letter_frequencies(lang, allowed)
     words = _wordfreq_vocab(lang, allowed).words
     ranked = sorted(freq, key=lambda c: -freq[c])
-    letter = _letter_pattern(lang)
-    unlisted = sorted(c for c in allowed if letter.match(c) and c not in freq)
-    return ranked, {c: words[holders[c][0]] for c in ranked}, unlisted
+    return ranked, {c: words[holders[c][0]] for c in ranked}, unlisted_letters(lang, allowed, freq)
 
 
 def render(text: str, face, size: int) -> np.ndarray:

@@ -31,6 +31,7 @@ import re
 import threading
 import unicodedata
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -230,6 +231,13 @@ def letter_frequencies(lang: str, allowed: frozenset[str]) -> tuple[dict[str, fl
     return freq, words
 
 
+def unlisted_letters(lang: str, allowed: frozenset[str], listed: Iterable[str]) -> list[str]:
+    """Letters of the script in ``allowed`` that are not in ``listed`` (no word of the list uses them), sorted."""
+    letter = _letter_pattern(lang)
+    known = set(listed)
+    return sorted(c for c in allowed if letter.match(c) and c not in known)
+
+
 class _CharIndex:
     """Letters of a large script with flattened sampling weights, and the words that contain each.
 
@@ -241,10 +249,8 @@ class _CharIndex:
     def __init__(self, vocab: _Vocab, allowed: frozenset[str], lang: str):
         freq, self.words = letter_frequencies(lang, allowed)
         floor = min(freq.values()) if freq else 1.0
-        letter = _letter_pattern(lang)
-        for c in sorted(allowed):
-            if letter.match(c) and c not in freq:
-                freq[c] = floor
+        for c in unlisted_letters(lang, allowed, freq):
+            freq[c] = floor
         self.chars = sorted(freq)
         self.vocab = vocab
         self._cum = np.cumsum(np.asarray([freq[c] for c in self.chars]) ** _BALANCE_POWER)

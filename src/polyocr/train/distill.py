@@ -15,7 +15,6 @@ recovers most of the accuracy in a few thousand steps.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 from typing import Sequence
 
@@ -24,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from polyocr.models.recognizer import Block, RecognizerNet
+from polyocr.models.recognizer import RecognizerNet, frame_lengths
 from polyocr.pipeline.recognize import pad_batch
 
 __all__ = ["shrink", "mlp_importance", "distill_loss"]
@@ -56,10 +55,7 @@ def mlp_importance(model: RecognizerNet, lines: Sequence[np.ndarray] = (), batch
                 images, widths = pad_batch(list(lines[s:s + batch]))
                 x, w = torch.from_numpy(images), torch.from_numpy(widths)
                 t = -(-images.shape[-1] // model.cfg.width_stride)
-                lengths = w
-                for _ in range(len(model.cfg.stem)):
-                    lengths = torch.div(lengths + 1, 2, rounding_mode="floor")
-                mask_holder["m"] = torch.arange(t)[None, :] < lengths[:, None]
+                mask_holder["m"] = torch.arange(t)[None, :] < frame_lengths(w, len(model.cfg.stem))[:, None]
                 count += int(mask_holder["m"].sum())
                 model.encode(x, w)
     finally:
@@ -88,8 +84,7 @@ def shrink(model: RecognizerNet, layers: Sequence[int], ffn_mult: int = 0,
     missing = student.load_state_dict(state, strict=False)
     assert all(k.startswith("blocks.") for k in missing.missing_keys), missing
     for j, i in enumerate(layers):
-        src: Block = copy.deepcopy(model.blocks[i])
-        dst: Block = student.blocks[j]
+        src, dst = model.blocks[i], student.blocks[j]
         if scores is not None:
             idx = scores[i].topk(keep_units).indices.sort().values
             fc1, fc2 = src.mlp[0], src.mlp[2]
