@@ -164,6 +164,30 @@ def cmd_synth_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_compact(args: argparse.Namespace) -> int:
+    from polyocr.train.compact import CompactConfig, compact_shards
+
+    paths = [d for item in args.data for d in item.split(",") if d]
+    for d in paths:
+        if not Path(d).exists():
+            raise UsageError(f"data {d} not found")
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be 1-100, not {args.quality}")
+    if args.count < 0:
+        raise UsageError(f"--count must be 0 or more, not {args.count}")
+    out = Path(args.out)
+    if out.exists() and any(out.glob("*.tar")):
+        raise UsageError(f"{out} already holds shards; choose another --out")
+    try:
+        summary = compact_shards(paths, out, CompactConfig(height=args.height, quality=args.quality, count=args.count,
+                                                           shard_size=args.shard_size, seed=args.seed, rare=args.rare))
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{summary['lines']} lines in {len(summary['shards'])} shard(s) → {out}: images "
+          f"{summary['image_bytes_in'] / 1e6:.1f} MB → {summary['image_bytes_out'] / 1e6:.1f} MB")
+    return 0
+
+
 def cmd_train_rec(args: argparse.Namespace) -> int:
     from polyocr.train.loop import train
     from polyocr.train.recipes import apply_overrides, get_recipe
@@ -186,7 +210,8 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
         sets.append(f"synth_ratio={args.synth_ratio}")
     for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("threads", "threads"), ("workers", "workers"),
                       ("seed", "seed"), ("lr", "lr"), ("eval_every", "eval_every"), ("ckpt_minutes", "ckpt_minutes"),
-                      ("ckpt_every", "ckpt_every"), ("log_every", "log_every"), ("init", "init"), ("eval_cache", "eval_cache")):
+                      ("ckpt_every", "ckpt_every"), ("log_every", "log_every"), ("init", "init"), ("eval_cache", "eval_cache"),
+                      ("device", "device")):
         value = getattr(args, flag)
         if value is not None:
             sets.append(f"{key}={value}")
@@ -205,6 +230,14 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
     if cfg.curation != "none" and not Path(cfg.scores).is_file():
         raise UsageError(f"curation={cfg.curation} needs scores=<file from `polyocr train score`>; "
                          f"{cfg.scores or 'none given'} is not a file")
+    if cfg.workers < 0:
+        raise UsageError(f"workers must be 0 or more, not {cfg.workers}")
+    from polyocr.train.loop import resolve_device
+
+    try:
+        resolve_device(cfg.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if (cfg.init_layers or cfg.init_ffn_mult) and not cfg.init:
         raise UsageError("init_layers / init_ffn_mult shrink the initial weights: give them with --init")
     for name in ("init", "teacher"):
@@ -515,7 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--threads", type=_positive, default=None, help="torch threads (default 2; 1 when the other core renders)")
-    p.add_argument("--workers", type=int, default=None, help="data worker processes (0 or 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="data processes: 0 = in the trainer, 1 = one beside it, n > 1 = n in turn (for a GPU)")
+    p.add_argument("--device", default=None, help="cpu (default), cuda, or auto (cuda when torch sees one)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=None, help="steps between held-out evaluations (0 = never)")
     p.add_argument("--eval-cache", default=None, help="folder for the cached held-out sets (default OUT/heldout)")
@@ -545,6 +580,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", type=float, default=4.0, help="weights are clipped to [1/clip, clip]")
     p.add_argument("--min-lines", type=_positive, default=8, help="designs with fewer scored lines keep weight 1")
     p.set_defaults(func=cmd_train_fontweights)
+
+    p = train.add_parser("compact", help="a smaller copy of line shards (cut to the ink, scaled, WebP) to carry "
+                         "to a training machine")
+    p.add_argument("--data", action="append", required=True, help="line shards (folders or .tar), comma-separated or repeated")
+    p.add_argument("--out", required=True, help="new dataset folder")
+    p.add_argument("--count", type=int, default=0, help="a seeded random subset of this many lines (0 = all)")
+    p.add_argument("--height", type=_positive, default=36, help="px across the line, after scaling down (default 36)")
+    p.add_argument("--quality", type=int, default=60, help="WebP quality 1-100 (default 60)")
+    p.add_argument("--shard-size", type=_positive, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rare", type=float, default=0.0,
+                   help="with --count: favour lines whose rarest letter is rare in its language, weight ∝ (median/count)**RARE")
+    p.set_defaults(func=cmd_train_compact)
 
     p = train.add_parser("lm", help="the per-language character n-gram models that rescore doubtful characters")
     p.add_argument("--out", required=True, help="a .safetensors file, or a folder for charlm.safetensors "

@@ -55,9 +55,15 @@ def test_loss_weights_favour_hard_lines_keep_mean_and_clip(scored):
     w = curation_weights(scores, "loss", power=0.5, clip=4.0)
     v = np.asarray(list(w.values()))
     assert abs(v.mean() - 1.0) < 1e-9
-    top = {int(k.split("/")[1]) for k, _ in sorted(w.items(), key=lambda kv: -kv[1])[:len(BROKEN)]}
-    assert top == set(BROKEN)
     assert v.max() / v.min() <= 16.0 + 1e-9                 # clipped to [1/4, 4] before the rescale
+    # a well-trained model reads most lines almost perfectly (median loss ~0.01), so some correctly
+    # labelled but harder lines reach the clip too: the broken ones must be among the clipped top...
+    broken = [w[k] for k in w if int(k.split("/")[1]) in BROKEN]
+    assert min(broken) == pytest.approx(v.max())
+    # ...and without a clip the weight follows the loss: the broken lines are exactly the top four
+    free = curation_weights(scores, "loss", power=0.5, clip=1e9)
+    top = {int(k.split("/")[1]) for k, _ in sorted(free.items(), key=lambda kv: -kv[1])[:len(BROKEN)]}
+    assert top == set(BROKEN)
     assert curation_weights(scores, "none") == {}
     with pytest.raises(ValueError, match="unknown curation"):
         curation_weights(scores, "best")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import os
 import signal
 import subprocess
@@ -139,3 +140,64 @@ def test_heldout_sets_are_cached_and_scored(tmp_path):
     res = evaluate(RecognizerNet(cfg.model), sets, Charset.load(), cfg)
     assert set(res) == {"en", "he", "mean"} and all(0 <= r["cer"] and 0 <= r["acc"] <= 1 for r in res.values())
     assert edit_distance("kitten", "sitting") == 3 and edit_distance("", "abc") == 3
+
+
+def _parallel_cfg(shards: tuple[str, ...]) -> TrainConfig:
+    return TrainConfig(model=RecognizerConfig(**TINY, dropout=0.1), synth_ratio=0, shards=shards, batch_size=8,
+                       pool_batches=3, steps=30, lr=5e-3, warmup=10, weight_decay=0.0, threads=1, eval_every=0,
+                       log_every=1, ckpt_every=5, ckpt_minutes=1e9, workers=2, augment_strength=0.5)
+
+
+def test_parallel_data_processes_resume_exactly(data, tmp_path):
+    """Two data processes taken in turn (the accelerator setting): a run stopped at step 15 and resumed
+    gives the uninterrupted run's losses; each process reads its own shard."""
+    shard, _ = data
+    second = write_shard(tmp_path / "shard-00001.tar", tiny_lines(64, seed=1))
+    cfg = _parallel_cfg((str(shard), str(second)))
+    train(cfg, tmp_path / "ref", echo=None)
+    train(cfg, tmp_path / "cut", echo=None, stop_after=15)
+    state = json.loads((latest_checkpoint(tmp_path / "cut") / "state.json").read_text())
+    assert state["step"] == 15 and len(state["position"]["workers"]) == 2 and state["position"]["next"] == 1
+    train(cfg, tmp_path / "cut", resume=True, echo=None)
+    a, b = _losses(tmp_path / "ref"), _losses(tmp_path / "cut")
+    assert sorted(b) == list(range(1, 31))
+    for step in range(16, 31):
+        assert abs(a[step] - b[step]) <= 1e-6 * max(1.0, a[step]), (step, a[step], b[step])
+    with pytest.raises(ValueError, match="workers"):  # a different process count cannot continue the sequence
+        train(replace(cfg, workers=3, steps=40), tmp_path / "cut", resume=True, echo=None)
+    with pytest.raises(ValueError, match="workers=2"):
+        train(replace(cfg, workers=0, steps=40), tmp_path / "cut", resume=True, echo=None)
+
+
+def test_parallel_batches_take_turns_and_split_shards(data, tmp_path):
+    from polyocr.train.data import ParallelBatches
+    from polyocr.train.loop import BatcherFactory
+
+    shard, _ = data
+    second = write_shard(tmp_path / "shard-00001.tar", tiny_lines(64, seed=1, alphabet="abcdefghkmnpqrstuvwxyz"))
+    cfg = _parallel_cfg((str(shard), str(second)))
+    par = ParallelBatches([BatcherFactory(cfg, (k, 2)) for k in range(2)])
+    try:
+        it = iter(par)
+        got = [next(it) for _ in range(6)]
+    finally:
+        par.close()
+    # process 0 reads the upper-case shard only, process 1 the lower-case one, strictly alternating
+    for i, b in enumerate(got):
+        assert all((t.isupper() or t.isdigit()) if i % 2 == 0 else t.islower() for t in b.texts), (i, b.texts)
+    assert par.position()["next"] == 0 and par.position()["workers"][1]["index"] == 3
+
+
+def test_device_must_exist():
+    from polyocr.train.loop import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA"):
+            resolve_device("cuda")
+        run = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "rec", "--out", "/tmp/never", "--device", "cuda",
+                              "--steps", "1"], capture_output=True, text=True)
+        assert run.returncode != 0 and "no CUDA" in run.stderr and "Traceback" not in run.stderr

@@ -366,7 +366,7 @@ def save_safetensors(model: RecognizerNet, path: str, metadata: dict[str, str] |
 
     tensors = {}
     for k, v in model.state_dict().items():
-        v = v.detach().contiguous()
+        v = v.detach().cpu().contiguous()
         tensors[k] = v.to(dtype) if dtype is not None and v.is_floating_point() else v
     meta = {"format": "polyocr-recognizer", "config": json.dumps(model.cfg.to_dict()), **(metadata or {})}
     save_file(tensors, path, metadata=meta)

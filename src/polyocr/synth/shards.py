@@ -51,6 +51,7 @@ __all__ = [
     "clean_stray_tmp",
     "dataset_entries",
     "atomic_write_bytes",
+    "TarShardWriter",
     "remove_live_tmp_files",
     "sidecar_shard_ids",
 ]
@@ -265,7 +266,7 @@ class _HashingWriter:
         self._f.flush()
 
 
-class _TarWriter:
+class TarShardWriter:
     """Streams samples into ``<shard>.tar.tmp-<pid>`` with fixed headers, then renames it."""
 
     def __init__(self, path: Path) -> None:
@@ -373,7 +374,7 @@ def write_shard(
     written) and is raised as ``SampleError`` naming the index, chained to the original exception.
     """
     out = Path(out)
-    writer: _TarWriter | _FolderWriter = _TarWriter(spec.tar_path(out)) if spec.format == "tar" else _FolderWriter(out)
+    writer: TarShardWriter | _FolderWriter = TarShardWriter(spec.tar_path(out)) if spec.format == "tar" else _FolderWriter(out)
     stats = _Stats()
     first_key: str | None = None
     last_key: str | None = None

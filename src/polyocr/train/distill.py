@@ -104,7 +104,7 @@ def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, len
                  temperature: float = 1.0) -> torch.Tensor:
     """Mean over valid frames of τ²·KL(teacher ‖ student) at temperature τ; logits (T, B, C) time-major."""
     T, B, _ = student_logits.shape
-    valid = (torch.arange(T)[:, None] < lengths[None, :]).to(torch.float32)            # (T, B)
+    valid = (torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]).to(torch.float32)            # (T, B)
     logp_s = torch.log_softmax(student_logits.float() / temperature, -1)
     logp_t = torch.log_softmax(teacher_logits.float() / temperature, -1)
     kl = (logp_t.exp() * (logp_t - logp_s)).sum(-1)                                    # (T, B)

@@ -2,6 +2,9 @@
 
     batches ─▶ bf16 autocast forward ─▶ fp32 log-softmax + CTC ─▶ AdamW (clip) ─▶ log / eval / checkpoint
 
+* **Where**: the CPU by default; ``device=cuda`` for a GPU, fed by ``workers`` > 1 data processes
+  taken in turn (:class:`polyocr.train.data.ParallelBatches`); checkpoints are the same either way.
+
 * **Schedule**: linear warmup, then cosine to ``lr × min_lr_ratio``; a pure function of the step.
 * **Logs**: ``<out>/log.jsonl``, one JSON object per ``log_every`` steps (step, loss, lr, samples/s,
   elapsed seconds, padding share, skipped samples) and one per evaluation (CER, NED and exact-line
@@ -38,8 +41,8 @@ from polyocr.charset import Charset
 from polyocr.eval.metrics import edit_distance
 from polyocr.models.recognizer import RecognizerNet, load_safetensors, save_safetensors
 from polyocr.pipeline.recognize import RecognizedLine, ctc_greedy, finish_line, pad_batch, prepare_line
-from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, PrefetchBatches, RealSource, ShardSource,
-                                SynthSource, heldout_set)
+from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, ParallelBatches, PrefetchBatches, RealSource,
+                                ShardSource, SynthSource, heldout_set)
 from polyocr.train.recipes import TrainConfig
 from polyocr.train.cpu import use_bf16
 from polyocr.train.distill import distill_loss, shrink
@@ -50,9 +53,14 @@ __all__ = ["train", "lr_at", "make_batcher", "BatcherFactory", "evaluate", "read
 
 # -- data ----------------------------------------------------------------------------------------------------
 
-def make_batcher(cfg: TrainConfig, charset: Charset | None = None) -> Batcher:
-    """The configured sources, mixed at their ratios, batched by width."""
+def make_batcher(cfg: TrainConfig, charset: Charset | None = None, part: tuple[int, int] = (0, 1)) -> Batcher:
+    """The configured sources, mixed at their ratios, batched by width.
+
+    ``part`` = (k, n): the k-th of n data processes; it draws with its own seeds and reads every n-th shard.
+    """
     charset = charset or Charset.load()
+    if part[1] > 1:
+        cfg = replace(cfg, seed=cfg.seed + 10_007 * part[0], synth_seed=cfg.synth_seed + 10_007 * part[0])
     sources: list[Any] = []
     ratios: list[float] = []
     if cfg.synth_ratio > 0:
@@ -65,7 +73,7 @@ def make_batcher(cfg: TrainConfig, charset: Charset | None = None) -> Batcher:
     if cfg.shards and cfg.shards_ratio > 0:
         weights = cfg.weights_by_language() if cfg.language_weights else None
         sources.append(ShardSource(cfg.shards, seed=cfg.seed, language_weights=weights,
-                                   sample_weights=_curation(cfg)))
+                                   sample_weights=_curation(cfg), part=part))
         ratios.append(cfg.shards_ratio)
     if cfg.real and cfg.real_ratio > 0:
         sources.append(RealSource(cfg.real, seed=cfg.seed))
@@ -93,12 +101,27 @@ def _curation(cfg: TrainConfig) -> dict[str, float] | None:
 class BatcherFactory:
     """Picklable recipe for building the Batcher in a data worker process."""
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    def __init__(self, cfg: TrainConfig, part: tuple[int, int] = (0, 1)) -> None:
         self.cfg = cfg.to_dict()
+        self.part = part
 
     def __call__(self) -> Batcher:
         torch.set_num_threads(1)
-        return make_batcher(TrainConfig.from_dict(self.cfg))
+        import cv2
+
+        cv2.setNumThreads(1)  # many data processes: one thread each
+        return make_batcher(TrainConfig.from_dict(self.cfg), part=self.part)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` (an error without one) or ``auto`` (cuda when torch sees one)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name}: torch sees no CUDA device here (use device=cpu or auto)")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"unknown device {name!r}: cpu, cuda or auto")
+    return torch.device(name)
 
 
 # -- schedule, metrics ----------------------------------------------------------------------------------------
@@ -116,9 +139,11 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def decode_batch(model: RecognizerNet, images: np.ndarray, widths: np.ndarray, charset: Charset,
                  directions: list[str | None], bf16: bool = False) -> list[RecognizedLine]:
     """Greedy CTC decode of one padded batch with the torch model (logical order, with confidences)."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        logits, lengths = model(torch.from_numpy(images), torch.from_numpy(widths))
+    device = next(model.parameters()).device
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits, lengths = model(torch.from_numpy(images).to(device), torch.from_numpy(widths).to(device))
     probs, ids = logits.float().softmax(-1).max(-1)                         # (B, T) each
+    probs, ids, lengths = probs.cpu(), ids.cpu(), lengths.cpu()
     out = []
     for k in range(len(directions)):
         chars, conf, mean = ctc_greedy(ids[k].numpy(), probs[k].numpy(), int(lengths[k]))
@@ -211,7 +236,8 @@ def save_checkpoint(out: Path, step: int, model: RecognizerNet, opt: torch.optim
     for pid, st in sd["state"].items():
         for k, v in st.items():
             if torch.is_tensor(v):
-                tensors[f"{pid}.{k}"] = v.detach().reshape(-1).contiguous() if v.dim() == 0 else v.detach().contiguous()
+                v = v.detach().cpu()
+                tensors[f"{pid}.{k}"] = v.reshape(-1).contiguous() if v.dim() == 0 else v.contiguous()
                 if v.dim() == 0:
                     scalars.setdefault(str(pid), {})[f"{k}.__scalar__"] = True
             else:
@@ -310,7 +336,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
     if cfg.model.n_classes != len(charset):
         cfg = replace(cfg, model=replace(cfg.model, n_classes=len(charset)))
     log = _Log(out / "log.jsonl", echo)
-    if cfg.bf16 and not use_bf16(cfg.bf16):
+    device = resolve_device(cfg.device)
+    if device.type == "cpu" and cfg.bf16 and not use_bf16(cfg.bf16):
         log({"event": "warning", "message": "this CPU has no native bfloat16 (AMX/AVX512-BF16): training in fp32"})
         cfg = replace(cfg, bf16=False)
 
@@ -336,6 +363,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
         if teacher.cfg.width_stride != model.cfg.width_stride:
             raise ValueError(f"teacher {cfg.teacher}: width stride {teacher.cfg.width_stride}, "
                              f"the model's is {model.cfg.width_stride} (frames must line up)")
+    model.to(device)
+    if teacher is not None:
+        teacher.to(device)
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
     if ckpt is not None:
         state = load_checkpoint(ckpt, model, opt, charset)
@@ -344,11 +374,20 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
         log({"event": "resume", "step": step, "checkpoint": ckpt.name})
     else:
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-        log({"event": "start", "params": model.num_params(), "config": cfg.to_dict()})
+        log({"event": "start", "params": model.num_params(), "device": str(device), "config": cfg.to_dict()})
 
-    if cfg.workers > 0:
+    parallel = None
+    if position is not None and ("workers" in position) != (cfg.workers > 1):
+        was = f"workers={len(position['workers'])}" if "workers" in position else "workers 0 or 1"
+        raise ValueError(f"{out}: the checkpoint was written with {was}; resume with the same workers")
+    if cfg.workers > 1:
+        parallel = ParallelBatches([BatcherFactory(cfg, (k, cfg.workers)) for k in range(cfg.workers)], position)
+        prefetch: Any = parallel
+        batches: Iterator[Batch] = iter(parallel)
+        batcher = None
+    elif cfg.workers > 0:
         prefetch = PrefetchBatches(BatcherFactory(cfg), position)
-        batches: Iterator[Batch] = iter(prefetch)
+        batches = iter(prefetch)
         batcher = None
     else:
         prefetch = None
@@ -360,8 +399,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
     t_last = time.time()
     t_ckpt = time.time()
     run_start = time.time() - elapsed
-    losses: list[float] = []
-    kd_losses: list[float] = []
+    losses: list[torch.Tensor] = []   # summed at log time: no device sync per step
+    kd_losses: list[torch.Tensor] = []
     n_last = 0
     pad_px = tot_px = 0
     record: dict[str, Any] = {}
@@ -378,18 +417,19 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             torch.manual_seed((cfg.seed * 1_000_003 + step) % (2**63))  # dropout masks depend on the step only
-            x = torch.from_numpy(batch.images)                            # (B, 1, H, W)
-            widths = torch.from_numpy(batch.widths)                       # (B,)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            x = torch.from_numpy(batch.images).to(device, non_blocking=True)      # (B, 1, H, W)
+            widths = torch.from_numpy(batch.widths).to(device)                    # (B,)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits, lengths = model(x, widths, time_major=True)       # (T, B, C), (B,)
             logp = torch.log_softmax(logits, -1, dtype=torch.float32)     # CTC in fp32
-            loss = F.ctc_loss(logp, torch.from_numpy(batch.targets), lengths, torch.from_numpy(batch.target_lengths),
+            loss = F.ctc_loss(logp, torch.from_numpy(batch.targets).to(device), lengths,
+                              torch.from_numpy(batch.target_lengths).to(device),
                               blank=0, reduction="mean", zero_infinity=True)
             if teacher is not None:
-                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     t_logits, _ = teacher(x, widths, time_major=True)
                 kd = distill_loss(logits, t_logits, lengths, cfg.distill_temperature)
-                kd_losses.append(kd.item())
+                kd_losses.append(kd.detach())
                 loss = loss + cfg.distill_weight * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -400,18 +440,19 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
             done_here += 1
             samples_seen += len(batch.texts)
             n_last += len(batch.texts)
-            losses.append(loss.item())
+            losses.append(loss.detach())
             pad_px += int(batch.images.shape[0] * batch.images.shape[-1] - batch.widths.sum())
             tot_px += int(batch.images.shape[0] * batch.images.shape[-1])
-            position = {"pool": batch.pool, "index": batch.index + 1, "state": batch.state}
+            position = parallel.position() if parallel is not None else {
+                "pool": batch.pool, "index": batch.index + 1, "state": batch.state}
 
             if step % cfg.log_every == 0 or step == cfg.steps:
                 now = time.time()
-                record = {"step": step, "loss": float(np.mean(losses)), "lr": lr_at(step - 1, cfg),
+                record = {"step": step, "loss": float(torch.stack(losses).float().mean()), "lr": lr_at(step - 1, cfg),
                           "samples_per_s": n_last / max(now - t_last, 1e-9), "elapsed": round(now - run_start, 1),
                           "samples": samples_seen, "padding": round(pad_px / max(1, tot_px), 3)}
                 if kd_losses:  # "loss" is then CTC + weight × KL
-                    record["distill_kl"] = float(np.mean(kd_losses))
+                    record["distill_kl"] = float(torch.stack(kd_losses).float().mean())
                 if batcher is not None:
                     record["skipped"] = dict(batcher.stats)
                     if charset.unknown:

@@ -47,7 +47,8 @@ class TrainConfig:
     augment_strength: float = 0.0               # stroke weight, slant, blur, noise (polyocr.train.augment); 0 = off
     remargin: float = 0.0                       # share of lines re-cropped across the line around their ink
     remargin_range: tuple[float, float] = (-0.05, 0.4)  # ... with this margin per side, × the ink height
-    workers: int = 0                            # 0: data in the training process; 1: one child process
+    workers: int = 0                            # 0: data in the training process; 1: one child process;
+                                                # n > 1: n processes in turn, each its own seed and shards
     init: str = ""                              # start from these weights (model.safetensors), e.g. unified → ja
     init_layers: tuple[int, ...] = ()           # with init: keep only these transformer layers (a smaller student)
     init_ffn_mult: int = 0                      # with init: prune each MLP to this × d_model hidden units (0 = keep)
@@ -71,6 +72,7 @@ class TrainConfig:
     grad_clip: float = 2.0
     bf16: bool = True                           # bf16 autocast for the network; CTC in fp32
     threads: int = 2
+    device: str = "cpu"                         # cpu | cuda | auto (cuda when torch sees one)
     seed: int = 0
     # -- bookkeeping ----------------------------------------------------------------------------------
     log_every: int = 50
