@@ -188,6 +188,24 @@ def cmd_train_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_pack(args: argparse.Namespace) -> int:
+    from polyocr.train.compact import pack_archives
+
+    paths = [d for item in args.data for d in item.split(",") if d]
+    for d in paths:
+        if not Path(d).is_dir():
+            raise UsageError(f"data folder {d} not found")
+    if args.mb <= 0:
+        raise UsageError(f"--mb must be positive, not {args.mb}")
+    try:
+        made = pack_archives(paths, args.out, args.mb)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    for m in made:
+        print(f"{m['file']}: {m['shards']} shards, {m['lines']} lines, {m['bytes'] / 1e6:.1f} MB")
+    return 0
+
+
 def cmd_train_rec(args: argparse.Namespace) -> int:
     from polyocr.train.loop import train
     from polyocr.train.recipes import apply_overrides, get_recipe
@@ -593,6 +611,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rare", type=float, default=0.0,
                    help="with --count: favour lines whose rarest letter is rare in its language, weight ∝ (median/count)**RARE")
     p.set_defaults(func=cmd_train_compact)
+
+    p = train.add_parser("pack", help="compacted shards → gzip'd archives of at most --mb each (cK.tgz holding cK/), "
+                         "for transfers that cap every trip")
+    p.add_argument("--data", action="append", required=True, help="compacted datasets (folders), comma-separated or repeated")
+    p.add_argument("--out", required=True, help="folder for c1.tgz, c2.tgz, ...")
+    p.add_argument("--mb", type=float, required=True, help="most MB per archive")
+    p.set_defaults(func=cmd_train_pack)
 
     p = train.add_parser("lm", help="the per-language character n-gram models that rescore doubtful characters")
     p.add_argument("--out", required=True, help="a .safetensors file, or a folder for charlm.safetensors "

@@ -74,3 +74,27 @@ def test_cli_compact_and_bad_input(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "compact", "--data", str(tmp_path / "nope"),
                               "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert missing.returncode != 0 and "not found" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_pack_archives_cap_each_archive_and_mix_the_datasets(tmp_path):
+    import tarfile
+
+    from polyocr.train.compact import pack_archives
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, seed in ((a, 5), (b, 6)):
+        root.mkdir()
+        for k in range(3):
+            write_shard(root / f"shard-{k:05d}.tar", tiny_lines(10, seed=seed * 10 + k))
+    one = len(__import__("gzip").compress((a / "shard-00000.tar").read_bytes(), compresslevel=6))
+    made = pack_archives([a, b], tmp_path / "out", max_mb=(2.5 * one + 3000) / 1e6)
+    assert [m["shards"] for m in made] == [2, 2, 2] and sum(m["lines"] for m in made) == 60
+    assert all(m["bytes"] <= 2.5 * one + 3000 for m in made)
+    with tarfile.open(tmp_path / "out" / "c1.tgz") as tf:
+        names = sorted(tf.getnames())
+        meta = json.loads(tf.extractfile("c1/dataset.json").read())
+    assert names == ["c1/a-shard-00000.tar", "c1/b-shard-00000.tar", "c1/dataset.json"]  # interleaved
+    assert meta["lines"] == 20
+    run = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "pack", "--data", str(a), "--out",
+                          str(tmp_path / "tiny"), "--mb", "0.0001"], capture_output=True, text=True)
+    assert run.returncode != 0 and "smaller --shard-size" in run.stderr and "Traceback" not in run.stderr

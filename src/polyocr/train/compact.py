@@ -8,6 +8,10 @@ across to its ink plus ``margin``, scaled down to ``height`` px across (never up
 measured on lines-v9, 1.37 KB a line at height 36 and quality 60, a quarter of the JPEG. Tar headers
 and padding add ~2.5 KB a line on disk; they compress away (``tar czf``: 1.5 KB a line in all).
 
+:func:`pack_archives` then groups shards into gzip'd archives of at most a given size, one folder
+each (``c1/``, ``c2/``, ...; a training run takes them as ``--data c1,c2,...``), for a transfer that
+caps every trip.
+
 Lines keep their key, text and metadata; a seeded subset of ``count`` lines is shuffled across the
 output shards, so every shard mixes languages and sources (data processes each read their own shards).
 """
@@ -27,7 +31,7 @@ from polyocr.synth.shards import TarShardWriter, atomic_write_bytes
 from polyocr.train.augment import ink_extent
 from polyocr.train.data import _member, read_shard_sample, shard_files, shard_language, tar_samples
 
-__all__ = ["CompactConfig", "compact_line", "compact_shards", "rarity_weights"]
+__all__ = ["CompactConfig", "compact_line", "compact_shards", "rarity_weights", "pack_archives"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +138,50 @@ def compact_shards(paths: Sequence[str | Path], out: str | Path, cfg: CompactCon
                "config": cfg.__dict__, "shards": shards}
     atomic_write_bytes(out / "dataset.json", json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
     return summary
+
+
+def pack_archives(paths: Sequence[str | Path], out: str | Path, max_mb: float) -> list[dict[str, Any]]:
+    """Shards of ``paths`` (interleaved, so every archive mixes the datasets) into ``out/cK.tgz``
+    archives of at most ``max_mb`` MB each, each holding ``cK/<dataset>-<shard>.tar`` and
+    ``cK/dataset.json`` (its line count). Shards are grouped by their own gzip'd size (computed
+    first; a tar of several compresses to about the sum), and each archive's size is checked."""
+    import gzip
+    import io
+    import itertools
+    import os
+    import tarfile
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lists = [shard_files([p]) for p in paths]
+    shards = [s for group in itertools.zip_longest(*lists) for s in group if s is not None]
+    limit = max_mb * 1e6
+    size = {s: len(gzip.compress(s.read_bytes(), compresslevel=6)) + 1024 for s in shards}
+    groups: list[list[Path]] = [[]]
+    for s in shards:
+        if size[s] > limit:
+            raise ValueError(f"{s} alone is over {max_mb} MB compressed; compact with a smaller --shard-size")
+        if groups[-1] and sum(size[x] for x in groups[-1]) + size[s] > limit:
+            groups.append([])
+        groups[-1].append(s)
+    made: list[dict[str, Any]] = []
+    for k, members in enumerate(groups, 1):
+        name = f"c{k}"
+        final, tmp = out / f"{name}.tgz", out / f".{name}.tgz.tmp-{os.getpid()}"
+        lines = sum(len(tar_samples(s)) for s in members)
+        try:
+            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz, \
+                    tarfile.open(fileobj=gz, mode="w") as tf:
+                for s in members:
+                    tf.add(s, arcname=f"{name}/{s.parent.name}-{s.name}")
+                meta = json.dumps({"lines": lines, "shards": [str(s) for s in members]}).encode("utf-8")
+                info = tarfile.TarInfo(f"{name}/dataset.json")
+                info.size = len(meta)
+                tf.addfile(info, io.BytesIO(meta))
+            if tmp.stat().st_size > limit:
+                raise RuntimeError(f"{name}.tgz came to {tmp.stat().st_size / 1e6:.1f} MB, over {max_mb} MB")
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        made.append({"file": final.name, "shards": len(members), "lines": lines, "bytes": final.stat().st_size})
+    return made
