@@ -201,3 +201,23 @@ def test_device_must_exist():
         run = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "rec", "--out", "/tmp/never", "--device", "cuda",
                               "--steps", "1"], capture_output=True, text=True)
         assert run.returncode != 0 and "no CUDA" in run.stderr and "Traceback" not in run.stderr
+
+
+class _Dies:
+    """A data process killed outright (as by the out-of-memory killer): no exception reaches the queue."""
+
+    def __call__(self):
+        os._exit(3)
+
+
+def test_a_dead_data_process_is_an_error_not_a_hang():
+    from polyocr.train.data import ParallelBatches
+
+    par = ParallelBatches([_Dies(), _Dies()])
+    t0 = time.time()
+    try:
+        with pytest.raises(RuntimeError, match=r"data worker 0 died \(exit code 3\)"):
+            next(iter(par))
+    finally:
+        par.close()
+    assert time.time() - t0 < 30

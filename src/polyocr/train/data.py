@@ -55,7 +55,7 @@ __all__ = ["LineSample", "LineItem", "SynthSource", "ShardSource", "RealSource",
            "ctc_frames_needed", "shard_files", "tar_samples", "read_shard_sample", "sample_key"]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-SHARD_IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")  # webp: `polyocr synth compact` datasets
+SHARD_IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")  # webp: `polyocr train compact` datasets
 
 
 @dataclass
