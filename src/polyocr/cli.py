@@ -52,6 +52,11 @@ def _layouts(value: str) -> tuple[str, ...]:
     return names
 
 
+def _listed(values: list[str]) -> tuple[str, ...]:
+    """A repeatable option whose values may each be comma-separated, as one flat tuple."""
+    return tuple(d for item in values for d in item.split(",") if d)
+
+
 def _positive(value: str) -> int:
     try:
         n = int(value)
@@ -167,7 +172,7 @@ def cmd_synth_preview(args: argparse.Namespace) -> int:
 def cmd_train_compact(args: argparse.Namespace) -> int:
     from polyocr.train.compact import CompactConfig, compact_shards
 
-    paths = [d for item in args.data for d in item.split(",") if d]
+    paths = _listed(args.data)
     for d in paths:
         if not Path(d).exists():
             raise UsageError(f"data {d} not found")
@@ -191,7 +196,7 @@ def cmd_train_compact(args: argparse.Namespace) -> int:
 def cmd_train_pack(args: argparse.Namespace) -> int:
     from polyocr.train.compact import pack_archives
 
-    paths = [d for item in args.data for d in item.split(",") if d]
+    paths = _listed(args.data)
     for d in paths:
         if not Path(d).is_dir():
             raise UsageError(f"data folder {d} not found")
@@ -211,8 +216,8 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
     from polyocr.train.recipes import apply_overrides, get_recipe
 
     cfg = get_recipe(args.recipe)
-    shards = tuple(d for item in args.data for d in item.split(",") if d)
-    real = tuple(d for item in args.real for d in item.split(",") if d)
+    shards = _listed(args.data)
+    real = _listed(args.real)
     for d in (*shards, *real):
         if not Path(d).exists():
             raise UsageError(f"data folder {d} not found")
@@ -272,7 +277,7 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
 def cmd_train_score(args: argparse.Namespace) -> int:
     from polyocr.train.curate import score_shards
 
-    shards = [d for item in args.data for d in item.split(",") if d]
+    shards = _listed(args.data)
     for d in (*shards, args.weights):
         if not Path(d).exists():
             raise UsageError(f"{d} not found")
@@ -322,7 +327,7 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
 def cmd_train_det(args: argparse.Namespace) -> int:
     from polyocr.train.detector import DetTrainConfig, train_detector
 
-    shards = tuple(d for item in args.data for d in item.split(",") if d)
+    shards = _listed(args.data)
     for d in shards:
         if not Path(d).exists():
             raise UsageError(f"data folder {d} not found")
@@ -348,7 +353,7 @@ def cmd_export_det(args: argparse.Namespace) -> int:
 def cmd_train_order(args: argparse.Namespace) -> int:
     from polyocr.train.order import CacheConfig, OrderTrainConfig, cache_pages, train_order
 
-    data = tuple(d for item in args.data for d in item.split(",") if d)
+    data = _listed(args.data)
     if args.cache_pages:
         cache_pages(CacheConfig(out=Path(data[0]), count=args.cache_pages, seed=args.seed),
                     echo=None if args.quiet else print)
@@ -380,8 +385,8 @@ def cmd_export_order(args: argparse.Namespace) -> int:
 def cmd_train_orient(args: argparse.Namespace) -> int:
     from polyocr.train.orientation import OrientTrainConfig, train_orientation
 
-    data = tuple(d for item in args.data for d in item.split(",") if d)
-    heldout = tuple(d for item in args.heldout for d in item.split(",") if d)
+    data = _listed(args.data)
+    heldout = _listed(args.heldout)
     for d in data + heldout:
         if not Path(d).exists():
             raise UsageError(f"{d}: no such shard folder or file")

@@ -29,7 +29,8 @@ import numpy as np
 
 from polyocr.synth.shards import TarShardWriter, atomic_write_bytes
 from polyocr.train.augment import ink_extent
-from polyocr.train.data import _member, read_shard_sample, shard_files, shard_language, tar_samples
+from polyocr.train.data import (SHARD_IMAGE_EXTS, _member, read_shard_sample, sample_key, shard_files,
+                                shard_language, tar_samples)
 
 __all__ = ["CompactConfig", "compact_line", "compact_shards", "rarity_weights", "pack_archives"]
 
@@ -119,11 +120,10 @@ def compact_shards(paths: Sequence[str | Path], out: str | Path, cfg: CompactCon
                     meta = {"language": sample.language, "direction": sample.direction,
                             "writing_mode": "vertical-rl" if sample.vertical else "horizontal-tb",
                             **({"font": meta["font"]} if "font" in meta else {})}
-                    key = group["txt"].name.rsplit("/", 1)[-1].partition(".")[0]
-                    writer.add(f"{files[f].parent.name}-{files[f].stem}-{key}",
+                    writer.add(f"{files[f].parent.name}-{sample_key(files[f], group).replace('/', '-')}",
                                {"webp": buf.tobytes(), "txt": sample.text.encode("utf-8"),
                                 "json": json.dumps(meta, ensure_ascii=False).encode("utf-8")})
-                    in_bytes += next(group[e].size for e in ("jpg", "jpeg", "png", "webp") if e in group)
+                    in_bytes += next(group[e].size for e in SHARD_IMAGE_EXTS if e in group)
                     out_bytes += len(buf)
                     languages[sample.language] = languages.get(sample.language, 0) + 1
                 shards.append(writer.commit())
