@@ -410,10 +410,24 @@ def cmd_export_orient(args: argparse.Namespace) -> int:
     return 0
 
 
+def _margin_or_none(value: str) -> float | None:
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', not {value!r}") from None
+
+
 def cmd_export_rec(args: argparse.Namespace) -> int:
+    from polyocr.pipeline.recognize import INK_MARGIN
     from polyocr.train.export import export
 
-    meta = export(args.ckpt, args.out, quantize=args.quantize, weights_dtype=args.weights_dtype)
+    margin = getattr(args, "ink_margin", INK_MARGIN)
+    if margin is not None and not 0.0 <= margin <= 2.0:
+        print(f"polyocr: error: --ink-margin must be between 0 and 2 (or 'none'), not {margin}", file=sys.stderr)
+        return 2
+    meta = export(args.ckpt, args.out, quantize=args.quantize, weights_dtype=args.weights_dtype, ink_margin=margin)
     size = meta["onnx"]["bytes"] + meta["safetensors"]["bytes"]
     print(f"wrote {args.out}: model.onnx ({meta['onnx']['bytes'] / 1e6:.1f} MB, {meta['onnx']['quantization']}), "
           f"model.safetensors ({meta['safetensors']['bytes'] / 1e6:.1f} MB), model.json; {size / 1e6:.1f} MB in all; "
@@ -689,6 +703,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8: static int8 convolutions (calibrated on rendered lines) + dynamic int8 MatMul/Gemm; "
                         "int8-dynamic: MatMul/Gemm only")
     p.add_argument("--weights-dtype", choices=("float16", "bfloat16", "float32"), default="float16")
+    p.add_argument("--ink-margin", type=_margin_or_none, default=argparse.SUPPRESS,
+                   help="inference cuts each line crop across to its ink plus this × its thickness a side "
+                        "(default: polyocr.pipeline.recognize.INK_MARGIN, 0.25; 'none' keeps crops as given)")
     p.set_defaults(func=cmd_export_rec)
     p = export.add_parser("det", help="detector checkpoint → ONNX + safetensors + detector.json")
     p.add_argument("--ckpt", required=True, help="run folder or its checkpoints/model.safetensors")

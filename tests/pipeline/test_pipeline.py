@@ -210,7 +210,7 @@ def test_a_stack_read_as_one_vertical_line_is_read_again_as_rows(pipe):
     # The detector can return a column of right-aligned page numbers as one vertical line, which
     # reads as junk below the confidence floor: _restack reads its ink rows as horizontal lines.
     from polyocr.pipeline.detect import DetectedLine
-    from polyocr.pipeline.pipeline import crop_line
+    from polyocr.pipeline.pipeline import RESTACK_BELOW, crop_line
 
     rgb, boxes, nboxes, entries, numbers = _toc_page()
     lines = [DetectedLine(np.array([[a, b - 6], [c, b - 6], [c, d + 6], [a, d + 6]], np.float32), 0.9, False)
@@ -220,7 +220,7 @@ def test_a_stack_read_as_one_vertical_line_is_read_again_as_rows(pipe):
     lines.append(DetectedLine(np.array([[x1, y0], [x1, y1], [x0, y1], [x0, y0]], np.float32), 0.9, True))
     readings = pipe.recognizer.read([crop_line(rgb, d.quad, d.vertical, pipe.margin) for d in lines],
                                     [d.vertical for d in lines])
-    assert readings[-1].line.confidence < pipe.config.min_confidence      # the stack reads as junk
+    assert readings[-1].line.confidence < RESTACK_BELOW                   # the stack reads as junk
     out, again = pipe._restack(rgb, lines, list(readings))
     assert sum(d.vertical for d in out) == 0 and len(out) == 6
     assert [r.line.text for r in again[3:]] == numbers

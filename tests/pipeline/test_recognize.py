@@ -11,7 +11,7 @@ import torch
 import polyocr
 from polyocr.bidi import to_visual
 from polyocr.charset import BLANK, Charset
-from polyocr.pipeline.recognize import (NoWeights, Recognizer, ctc_greedy, finish_line, is_vertical, pad_batch,
+from polyocr.pipeline.recognize import (INK_MARGIN, NoWeights, Recognizer, ctc_greedy, cut_to_ink, finish_line, is_vertical, pad_batch, split_wide,
                                         plan_batches, prepare_line)
 
 torch.set_num_threads(1)
@@ -124,8 +124,8 @@ def weights(tiny_run, tmp_path_factory):
 
     run = tiny_run
     out = tmp_path_factory.mktemp("weights")
-    meta = export(run, out, quantize="none", n_parity=2, gate_lines=0)
-    assert meta["parity"]["fp32"]["text_agreement"] == 1.0
+    meta = export(run, out, quantize="none", n_parity=2, gate_lines=0, ink_margin=None)
+    assert meta["parity"]["fp32"]["text_agreement"] == 1.0 and "ink_margin" not in meta["input"]
     return out
 
 
@@ -137,6 +137,7 @@ def test_default_export_quantises_convs_and_gates_the_head(tiny_run, tmp_path):
     from polyocr.train.export import export
 
     meta = export(tiny_run, tmp_path, n_parity=2, gate_lines=40, gate_check_lines=12, calib_lines=32)
+    assert meta["input"]["ink_margin"] == INK_MARGIN                 # inference cuts crops to the ink by default
     ops = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeMatMul"} <= ops or \
         {"QuantizeLinear", "DequantizeLinear", "MatMulInteger"} <= ops, sorted(ops)
@@ -214,3 +215,54 @@ def test_a_letterless_line_of_a_right_to_left_page_is_put_in_logical_order(cs):
     assert turned.line.text == logical and turned.direction == "rtl" and turned.visual == shown
     assert sorted(turned.line.char_confidences) == sorted(reading.line.char_confidences)
     assert with_direction(turned, "rtl", cs) is turned
+
+
+def test_ink_margin_cuts_roomy_crops_across_to_their_ink():
+    line = np.full((100, 400), 230, np.uint8)
+    line[40:60, 20:380] = 20                                 # 20 px of ink in a 100 px crop
+    cut = cut_to_ink(line, 0.25)
+    assert cut.shape == (30, 400) and (cut[:5] == 230).all() and (cut[5:25, 20:380] == 20).all()
+    tight = line[38:62]                                      # tighter than ink ± 5 px: kept, never padded
+    assert cut_to_ink(tight, 0.25).shape == tight.shape
+    # the scaled line is as wide as the ink's height allows: 400 px × 32 / 30, not × 32 / 100
+    assert prepare_line(line, ink_margin=0.25).shape == (32, 427)
+    assert prepare_line(line).shape == (32, 128)
+    tall = np.ascontiguousarray(np.rot90(line, -1))          # the same ink as a vertical column
+    assert prepare_line(tall, vertical=True, ink_margin=0.25).shape == (32, 427)
+    assert cut_to_ink(np.full((50, 200), 240, np.uint8), 0.25).shape == (50, 200)   # no ink: as given
+
+
+def test_recognizer_takes_its_ink_margin_from_model_json(tmp_path):
+    import shutil
+
+    from polyocr.pipeline.recognize import DEFAULT_WEIGHTS
+
+    for name in ("model.onnx", "model.json"):
+        shutil.copy(DEFAULT_WEIGHTS / name, tmp_path / name)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert Recognizer(tmp_path, threads=1).meta.ink_margin == meta["input"].get("ink_margin")
+    meta["input"]["ink_margin"] = 0.1
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    rec = Recognizer(tmp_path, threads=1)
+    line = np.full((100, 400), 230, np.uint8)
+    line[40:60, 20:380] = 20
+    assert rec.meta.ink_margin == 0.1 and rec.prepare([line], [False])[0].shape == (32, 533)   # 24 rows
+    del meta["input"]["ink_margin"]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    assert Recognizer(tmp_path, threads=1).prepare([line], [False])[0].shape == (32, 128)
+
+
+def test_split_wide_cuts_in_the_gaps_between_characters():
+    rng = np.random.default_rng(3)
+    x = np.zeros((32, 3000), np.float32)
+    for start in range(10, 2980, 40):                       # "characters" 28 px wide (30 % ink), 12 px gaps
+        x[:, start:start + 28] = (rng.random((32, 28)) < 0.3) * 2.0
+    pieces = split_wide(x, 1600)
+    assert len(pieces) == 2 and sum(p.shape[1] for p in pieces) == 3000
+    cut = pieces[0].shape[1]
+    assert cut % 4 == 0 and (x[:, cut - 1:cut + 1] == 0).all()          # on the frame grid, in a gap
+    assert all(abs(p.mean()) < 1e-4 and abs(p.std() - 1) < 1e-3 for p in pieces)   # each normalised
+    assert split_wide(x[:, :1600], 1600)[0] is not None and len(split_wide(x[:, :1600], 1600)) == 1
+    solid = rng.normal(0, 1, (32, 5000)).astype(np.float32)                # no gap anywhere: plain cuts
+    assert all(p.shape[1] <= 1600 for p in split_wide(solid, 1600))
+    assert sum(p.shape[1] for p in split_wide(solid, 1600)) == 5000

@@ -86,3 +86,29 @@ def test_shipped_language_models_read_held_out_lines_better():
         with_lm.append(cer(lm.text, s.line.text))
     assert len(greedy) > 25
     assert float(np.mean(with_lm)) < float(np.mean(greedy)), (np.mean(with_lm), np.mean(greedy))
+
+
+def test_lines_wider_than_the_model_takes_are_read_in_pieces():
+    """Held-out lines set side by side make one line over twice max_width: read in pieces
+    it reads about as well as its parts read one by one; squeezed to fit, it would not be readable."""
+    from PIL import Image
+
+    from polyocr.pipeline.recognize import Recognizer, to_gray
+
+    rec = Recognizer(threads=1)
+    h = 40
+    samples, strips = [], []
+    for s in _heldout_lines(5151, ("en",), 40):
+        g = to_gray(s.image)
+        samples.append(s)
+        strips.append(np.asarray(Image.fromarray(g).resize((max(1, round(g.shape[1] * h / g.shape[0])), h))))
+        gap = np.full((h, h // 2), int(np.median(strips[0])), np.uint8)
+        wide = np.hstack([x for st in strips for x in (st, gap)][:-1])
+        if rec.prepare([wide], [False])[0].shape[1] > 2 * rec.meta.max_width:
+            break
+    truth = " ".join(s.line.text for s in samples)
+    assert rec.prepare([wide], [False])[0].shape[1] > 2 * rec.meta.max_width   # really several pieces wide
+    joined = rec.recognize([wide], vertical=[False])[0].text
+    apart = " ".join(r.text for r in rec.recognize(strips, vertical=[False] * len(strips)))
+    assert cer(joined, truth) <= cer(apart, truth) + 0.03, (joined, apart)
+    assert cer(joined, truth) < 0.15, joined

@@ -22,6 +22,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from polyocr.pipeline.recognize import ink_extent  # one definition: inference cuts crops to the ink too
+
 __all__ = ["augment_line", "ink_extent", "remargin"]
 
 
@@ -59,14 +61,6 @@ def augment_line(gray: np.ndarray, rng: np.random.Generator, strength: float, ve
         img[u < amount / 2] = 0.0
         img[u > 1 - amount / 2] = 255.0
     return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def ink_extent(strip: np.ndarray) -> tuple[int, int]:
-    """First and last row with ink (pixels far from the strip's median), or the whole strip."""
-    g = strip.astype(np.int16)
-    ink = np.abs(g - int(np.median(g))) > 48
-    rows = np.flatnonzero(ink.sum(axis=1) >= max(2, strip.shape[1] // 200))
-    return (int(rows[0]), int(rows[-1])) if len(rows) else (0, strip.shape[0] - 1)
 
 
 def remargin(strip: np.ndarray, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:

@@ -38,7 +38,7 @@ from polyocr.charset import Charset
 from polyocr.fileio import sha256_file
 from polyocr.pipeline.runtime import cpu_session
 from polyocr.models.recognizer import BlankGate, RecognizerNet, RecognizerExport, save_safetensors
-from polyocr.pipeline.recognize import ctc_greedy, finish_line, pad_batch, prepare_line
+from polyocr.pipeline.recognize import INK_MARGIN, ctc_greedy, finish_line, pad_batch, prepare_line
 
 __all__ = ["export_onnx", "onnx_session", "parity", "parity_lines", "fit_blank_gate", "export", "resolve_checkpoint"]
 
@@ -240,7 +240,8 @@ def quantize_convs(src: Path, dst: Path, lines: Sequence[tuple[np.ndarray, bool,
 
 def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dtype: str = "float16",
            n_parity: int = 8, licence: str = "Apache-2.0", gate_lines: int = 400,
-           gate_check_lines: int = 64, calib_lines: int = 256, alternatives: int = 4) -> dict[str, Any]:
+           gate_check_lines: int = 64, calib_lines: int = 256, alternatives: int = 4,
+           ink_margin: float | None = INK_MARGIN) -> dict[str, Any]:
     """Checkpoint (or run folder) → ``out/{model.onnx, model.safetensors, model.json}``; returns model.json.
 
     ``alternatives``: each frame's K best classes also leave the graph (language-constrained
@@ -248,6 +249,8 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
     ``gate_lines``: train-font lines to fit the blank gate on (0 = no gate). The gated graph ships
     only if it decodes at least 97 % of ``gate_check_lines`` held-out-font lines exactly as the
     ungated graph does; otherwise the ungated one ships and model.json says why.
+    ``ink_margin``: recorded as ``input.ink_margin``, the cut across to the ink that inference makes
+    before scaling (:func:`polyocr.pipeline.recognize.prepare_line`); None = crops as given.
     """
     from polyocr.models.recognizer import load_safetensors
 
@@ -325,7 +328,8 @@ def export(ckpt: str | Path, out: str | Path, quantize: str = "int8", weights_dt
         "input": {"height": model.cfg.height, "max_width": int(cfg.get("max_width", 1600)), "channels": "gray",
                   "normalisation": "per-image: pixels/255, minus mean, divided by max(std, 0.02); zero padding",
                   "vertical": "rotate 90° counter-clockwise (top of the column → left)",
-                  "width_stride": model.cfg.width_stride},
+                  "width_stride": model.cfg.width_stride,
+                  **({"ink_margin": ink_margin} if ink_margin is not None else {})},
         "output": {"order": "visual (left to right); right-to-left lines → logical with polyocr.bidi.to_logical",
                    "decoding": "greedy CTC", "alternatives": alternatives,
                    "onnx_outputs": ["ids", "probs", "lengths"] + (["alt_ids", "alt_probs"] if alternatives else [])},
