@@ -140,3 +140,18 @@ def test_touching_fragments_across_a_narrow_gutter_stay_apart():
     for ln in right:
         ln.polygon = [(504, ln.polygon[0][1]), (900, ln.polygon[0][1]), (900, ln.polygon[2][1]), (504, ln.polygon[2][1])]
     assert len(join_fragments(left + right)) == 12
+
+
+def test_a_left_to_right_run_cut_from_a_right_to_left_line_keeps_its_word_order():
+    # A Hebrew page's reference line: English text in the left column, its number "[23]" beyond the
+    # gutter at the right. The line is labelled right to left (the page's direction) but its words,
+    # listed in logical order, read left to right within the English run: the cut piece keeps that.
+    rows = [worded(100, 500, 100 + 30 * r, [f"a{r}{k}" for k in range(4)], direction="rtl") for r in range(1, 9)]
+    rows += [worded(540, 940, 100 + 30 * r, [f"b{r}{k}" for k in range(4)], direction="rtl") for r in range(1, 9)]
+    english = worded(100, 500, 100, ["Web", "as", "a", "Corpus"])              # left to right
+    ref = worded(540, 940, 100, ["[23]"])
+    rows.append(Line(text=f"[23] {english.text}", polygon=[english.polygon[0], ref.polygon[1], ref.polygon[2],
+                                                          english.polygon[3]],
+                     words=ref.words + english.words, direction="rtl"))
+    out = {ln.text for ln in join_fragments(rows)}
+    assert "Web as a Corpus" in out and "[23]" in out and "Corpus a as Web" not in out

@@ -171,7 +171,11 @@ def find_gutters(lines: list[Line], cfg: JoinConfig | None = None) -> list[tuple
 
 
 def _piece(line: Line, words: list[Word], x0: float, x1: float) -> Line:
-    """The part of a horizontal ``line`` between page x ``x0`` and ``x1``, holding ``words`` (left to right)."""
+    """The part of a horizontal ``line`` between page x ``x0`` and ``x1``, holding ``words`` (any order).
+
+    The words keep the line's logical order: on a right-to-left page a line may hold a left-to-right
+    run, whose words read left to right (a Hebrew page's English reference: reversing by position
+    read "the to Introduction ... Web")."""
     p0, p1, p2, p3 = (np.asarray(pt, dtype=np.float64) for pt in line.polygon[:4])
     span = p1[0] - p0[0]
 
@@ -181,8 +185,8 @@ def _piece(line: Line, words: list[Word], x0: float, x1: float) -> Line:
         pt = a + t * (b - a)
         return float(pt[0]), float(pt[1])
 
-    if line.direction == "rtl":
-        words = words[::-1]                           # logical order
+    keep = {id(w) for w in words}
+    words = [w for w in line.words if id(w) in keep]  # the line's own (logical) order, whatever the direction
     return Line(text=" ".join(w.text for w in words), polygon=[at(True, x0), at(True, x1), at(False, x1), at(False, x0)],
                 words=list(words), language=line.language, direction=line.direction,
                 writing_mode=line.writing_mode, confidence=line.confidence)

@@ -165,9 +165,17 @@ def ink_rows(image: np.ndarray, line: DetectedLine, min_gap: int = 2) -> list[De
     return out
 
 
-def _words(reading: LineReading, quad: np.ndarray, direction: str, margin: float) -> list[Word]:
-    """Words from the display-order characters and their positions; in logical order."""
-    from polyocr.bidi import to_logical
+def _words(reading: LineReading, quad: np.ndarray, margin: float) -> list[Word]:
+    """Words from the display-order characters and their positions; in logical order.
+
+    Each display-order token (a run between spaces) is mapped to its characters in the logical text
+    through the bidirectional levels the line was decoded with, so a right-to-left line with a
+    left-to-right run inside ("... load_token() Fantastic ...") still gets one word per token, in
+    logical order (reversing the tokens, as before, put such a run's words the wrong way round and
+    the line fell back to one word: then nothing could cut it at a column gutter).
+    """
+    from polyocr.bidi import resolve_levels, visual_order
+    from polyocr.pipeline.recognize import infer_direction
 
     text = reading.line.text
     if not text:
@@ -175,8 +183,14 @@ def _words(reading: LineReading, quad: np.ndarray, direction: str, margin: float
     length, thick = quad_size(quad)
     m = margin * thick
     total = length + 2 * m
-    tokens: list[tuple[str, float, float, float]] = []  # (logical text, t0, t1, confidence)
     visual, spans = reading.visual, reading.spans
+    if text == visual:
+        logical = list(range(len(visual)))
+    elif len(text) == len(visual):   # visual position v shows logical character logical[v]
+        logical = list(visual_order(resolve_levels(text, reading.direction or infer_direction(visual))))
+    else:
+        logical = []
+    tokens: list[tuple[int, int, float, float]] = []  # (logical start, end, t0, t1)
     i = 0
     while i < len(visual):
         if visual[i] == " ":
@@ -187,28 +201,24 @@ def _words(reading: LineReading, quad: np.ndarray, direction: str, margin: float
             j += 1
         t0 = (spans[i][0] * total - m) / max(1e-6, length)
         t1 = (spans[j - 1][1] * total - m) / max(1e-6, length)
-        tok = visual[i:j]
-        tokens.append((to_logical(tok, direction) if direction == "rtl" else tok,
-                       float(np.clip(t0, 0, 1)), float(np.clip(t1, 0, 1)), 0.0))
+        at = [logical[v] for v in range(i, j)] if logical else []
+        if not at or max(at) - min(at) != j - i - 1:
+            # a token whose characters are not one run of the logical text: one word per line
+            return [Word(text=text, polygon=[tuple(map(float, p)) for p in quad], confidence=reading.line.confidence)]
+        tokens.append((min(at), max(at) + 1, float(np.clip(t0, 0, 1)), float(np.clip(t1, 0, 1))))
         i = j
-    if direction == "rtl":
-        tokens.reverse()
+    tokens.sort()
     conf = reading.line.char_confidences
     # all word quads at once: points at t0/t1 along the top (p0→p1) and bottom (p3→p2) edges
     p0, p1, p2, p3 = np.asarray(quad, dtype=np.float64)
-    ts = np.array([[t0, t1] for _, t0, t1, _ in tokens]).reshape(-1, 2, 1)
+    ts = np.array([[t0, t1] for _, _, t0, t1 in tokens]).reshape(-1, 2, 1)
     top, bottom = (p0 + (p1 - p0) * ts).tolist(), (p3 + (p2 - p3) * ts).tolist()
     words: list[Word] = []
-    pos = 0
-    for k, (tok, _, _, _) in enumerate(tokens):
-        at = text.find(tok, pos)
-        if at < 0:   # bidi reordering across spaces we cannot map token by token: one word per line
-            return [Word(text=text, polygon=[tuple(map(float, p)) for p in quad], confidence=reading.line.confidence)]
-        c = conf[at:at + len(tok)]
-        (a, b), (d, e) = top[k], bottom[k]
-        words.append(Word(text=tok, polygon=[tuple(a), tuple(b), tuple(e), tuple(d)],
+    for k, (a, b, _, _) in enumerate(tokens):
+        c = conf[a:b]
+        (x0, x1), (y0, y1) = top[k], bottom[k]
+        words.append(Word(text=text[a:b], polygon=[tuple(x0), tuple(x1), tuple(y1), tuple(y0)],
                           confidence=math.exp(sum(math.log(max(x, 1e-6)) for x in c) / len(c)) if len(c) else 0.0))
-        pos = at + len(tok)
     return words
 
 
@@ -379,7 +389,7 @@ class Pipeline:
         page_lines: list[Line] = []
         for (det, r), lang in zip(kept, langs):
             direction = "rtl" if lang in ("ar", "he") or _mostly_rtl(r.line.text) else "ltr"
-            words = _words(r, det.quad, direction, self.margin)
+            words = _words(r, det.quad, self.margin)
             page_lines.append(Line(text=r.line.text, polygon=_poly(det.quad), words=words,
                                    language=lang, direction=direction,
                                    writing_mode="vertical-rl" if det.vertical else "horizontal-tb",
