@@ -57,6 +57,15 @@ def _listed(values: list[str]) -> tuple[str, ...]:
     return tuple(d for item in values for d in item.split(",") if d)
 
 
+def _must_exist(paths: tuple[str, ...], message: str = "data folder {} not found", folder: bool = False
+                ) -> tuple[str, ...]:
+    """``paths`` as given, once each is there (a folder, with ``folder``); else a UsageError of ``message``."""
+    for d in paths:
+        if not (Path(d).is_dir() if folder else Path(d).exists()):
+            raise UsageError(message.format(d))
+    return paths
+
+
 def _positive(value: str) -> int:
     try:
         n = int(value)
@@ -172,10 +181,7 @@ def cmd_synth_preview(args: argparse.Namespace) -> int:
 def cmd_train_compact(args: argparse.Namespace) -> int:
     from polyocr.train.compact import CompactConfig, compact_shards
 
-    paths = _listed(args.data)
-    for d in paths:
-        if not Path(d).exists():
-            raise UsageError(f"data {d} not found")
+    paths = _must_exist(_listed(args.data), "data {} not found")
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1-100, not {args.quality}")
     if args.count < 0:
@@ -196,10 +202,7 @@ def cmd_train_compact(args: argparse.Namespace) -> int:
 def cmd_train_pack(args: argparse.Namespace) -> int:
     from polyocr.train.compact import pack_archives
 
-    paths = _listed(args.data)
-    for d in paths:
-        if not Path(d).is_dir():
-            raise UsageError(f"data folder {d} not found")
+    paths = _must_exist(_listed(args.data), folder=True)
     if args.mb <= 0:
         raise UsageError(f"--mb must be positive, not {args.mb}")
     try:
@@ -216,11 +219,8 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
     from polyocr.train.recipes import apply_overrides, get_recipe
 
     cfg = get_recipe(args.recipe)
-    shards = _listed(args.data)
-    real = _listed(args.real)
-    for d in (*shards, *real):
-        if not Path(d).exists():
-            raise UsageError(f"data folder {d} not found")
+    shards = _must_exist(_listed(args.data))
+    real = _must_exist(_listed(args.real))
     sets = list(args.set)
     if shards:
         sets.append(f"shards={','.join(shards)}")
@@ -277,10 +277,8 @@ def cmd_train_rec(args: argparse.Namespace) -> int:
 def cmd_train_score(args: argparse.Namespace) -> int:
     from polyocr.train.curate import score_shards
 
-    shards = _listed(args.data)
-    for d in (*shards, args.weights):
-        if not Path(d).exists():
-            raise UsageError(f"{d} not found")
+    shards = _must_exist(_listed(args.data), "{} not found")
+    _must_exist((args.weights,), "{} not found")
     n = score_shards(args.weights, shards, args.out, limit_per_shard=args.limit, threads=args.threads)
     print(json.dumps({"lines": n, "out": str(args.out)}))
     return 0
@@ -327,10 +325,7 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
 def cmd_train_det(args: argparse.Namespace) -> int:
     from polyocr.train.detector import DetTrainConfig, train_detector
 
-    shards = _listed(args.data)
-    for d in shards:
-        if not Path(d).exists():
-            raise UsageError(f"data folder {d} not found")
+    shards = _must_exist(_listed(args.data))
     cfg = DetTrainConfig(shards=shards, steps=args.steps, batch_size=args.batch_size, lr=args.lr, crop=args.crop,
                          threads=args.threads, seed=args.seed, ckpt_minutes=args.ckpt_minutes,
                          partial_shards=args.partial)
@@ -385,11 +380,8 @@ def cmd_export_order(args: argparse.Namespace) -> int:
 def cmd_train_orient(args: argparse.Namespace) -> int:
     from polyocr.train.orientation import OrientTrainConfig, train_orientation
 
-    data = _listed(args.data)
-    heldout = _listed(args.heldout)
-    for d in data + heldout:
-        if not Path(d).exists():
-            raise UsageError(f"{d}: no such shard folder or file")
+    data = _must_exist(_listed(args.data), "{}: no such shard folder or file")
+    heldout = _must_exist(_listed(args.heldout), "{}: no such shard folder or file")
     cfg = OrientTrainConfig(shards=data, max_shards=args.max_shards, heldout=heldout,
                             heldout_vertical=tuple(args.heldout_vertical), steps=args.steps, minutes=args.minutes,
                             lr=args.lr, seed=args.seed, threads=args.threads, eval_every=args.eval_every)

@@ -455,34 +455,25 @@ class Recognizer:
             by_line[o].append(f)  # type: ignore[arg-type]
         out: list[LineReading] = []
         for i, parts in enumerate(by_line):
-            if len(parts) > 1:   # one blank frame between pieces: a character each side stays two
-                parts = _joined(parts)
-            ids_i, probs_i, *alt_i = parts[0]
+            ids_i, probs_i, *alt_i = _joined(parts) if len(parts) > 1 else parts[0]
             n = len(ids_i)
             ai, ap = (alt_i[0].copy(), alt_i[1].copy()) if alt_i else (None, None)
             out.append(_reading(self.charset, ids_i, probs_i, n, directions[i], ai, ap))
         return out
 
 
-def _joined(parts: list[tuple[np.ndarray, ...]]) -> list[tuple[np.ndarray, ...]]:
-    """Frame outputs of a line's pieces → one line's, a certain blank frame between pieces."""
-    blank = []
-    for a in parts[0]:
-        b = np.zeros((1,) + a.shape[1:], a.dtype)
-        if a.dtype.kind == "f" and a.ndim == 1:
-            b[:] = 1.0                             # the best class (blank) at probability 1
-        elif a.dtype.kind == "f":
-            b[0, 0] = 1.0                          # alternatives: blank first, nothing after
-        blank.append(b)
-    cols = []
-    for c in range(len(parts[0])):
-        seq = []
-        for k, p in enumerate(parts):
-            if k:
-                seq.append(blank[c])
-            seq.append(p[c])
-        cols.append(np.concatenate(seq))
-    return [tuple(cols)]
+def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """Frame outputs of a line's pieces → one line's, a certain blank frame between pieces (so a
+    character each side of a cut stays two characters)."""
+    out = []
+    for c, first in enumerate(parts[0]):
+        blank = np.zeros((1,) + first.shape[1:], first.dtype)   # ids: blank (0)
+        if first.dtype.kind == "f":
+            blank[(0,) * first.ndim] = 1.0          # probability 1; alternatives: blank first, nothing after
+        seq = [blank] * (2 * len(parts) - 1)
+        seq[::2] = [p[c] for p in parts]
+        out.append(np.concatenate(seq))
+    return tuple(out)
 
 
 _DEFAULT: dict[str, Recognizer] = {}

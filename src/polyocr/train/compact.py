@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from polyocr.synth.shards import TarShardWriter, atomic_write_bytes
-from polyocr.train.augment import ink_extent
+from polyocr.pipeline.recognize import cut_to_ink
 from polyocr.train.data import (SHARD_IMAGE_EXTS, _member, read_shard_sample, sample_key, shard_files,
                                 shard_language, tar_samples)
 
@@ -49,9 +49,7 @@ class CompactConfig:
 def compact_line(gray: np.ndarray, vertical: bool, cfg: CompactConfig) -> np.ndarray:
     """Cut a line crop across to its ink plus margin, then scale it down to ``cfg.height`` across."""
     strip = np.ascontiguousarray(np.rot90(gray, 1)) if vertical else gray  # text running left to right
-    r0, r1 = ink_extent(strip)
-    pad = int(round(cfg.margin * (r1 - r0 + 1)))
-    strip = strip[max(0, r0 - pad):min(strip.shape[0], r1 + 1 + pad)]
+    strip = cut_to_ink(strip, cfg.margin)
     h, w = strip.shape
     if h > cfg.height:
         new_w = max(1, round(w * cfg.height / h))
