@@ -110,6 +110,27 @@ def test_lines_joined_by_a_river_strip_are_cut_apart():
     assert sorted(round(float(ln.quad[:, 1].mean())) for ln in lines) == [12, 32]
 
 
+def test_tight_rows_running_off_the_axis_are_cut_apart():
+    # two rows' cores (4 px thick, as 10 px lines) rising 2° to the right, 4 px apart, touching at
+    # one spot: counted straight across, every row of the mask holds core, so only a sheared count
+    # separates them (a warped page's tightly set Chinese rows came out as one diagonal detection)
+    h, w = 70, 240
+    prob = np.full((h, w), 0.01, np.float32)
+    tan = np.tan(np.deg2rad(2.0))
+    for x in range(20, 220):
+        y = 40 - x * tan
+        for top in (y, y + 8):
+            prob[int(round(top)):int(round(top)) + 4, x] = 0.99
+    prob[int(round(40 - 120 * tan)) + 4:int(round(40 - 120 * tan)) + 8, 120:122] = 0.99   # the touch
+    thick = np.full((h, w), np.log(10.0), np.float32)
+    lines = maps_to_lines(prob, thick, 0.3, 1, 1.0)
+    assert len(lines) == 2, [ln.quad.tolist() for ln in lines]
+    for ln in lines:
+        assert not ln.vertical
+        assert ln.quad[:, 0].max() - ln.quad[:, 0].min() > 190      # each row whole, end to end
+    assert sorted(round(float(ln.quad[:, 1].mean())) for ln in lines) == [round(42 - 120 * tan), round(50 - 120 * tan)]
+
+
 def test_a_normal_line_and_a_vertical_column_stay_whole():
     prob, thick = _maps(120, 200, [(10, 14, 20, 180)], 10.0, strip=(100, 104, 30, 110))
     lines = maps_to_lines(prob, thick, 0.3, 1, 1.0)
@@ -157,6 +178,24 @@ def test_a_list_mark_left_out_by_the_detector_goes_back_to_its_line():
         assert d.quad[0, 0] == d.quad[3, 0] and xm - 6 <= d.quad[0, 0] <= xm + 4, d.quad
         assert d.quad[1, 0] == x1 - 2                      # nothing to take at the other end
         assert not d.vertical
+
+
+def test_a_two_stroke_dash_after_a_line_is_taken():
+    # a monospaced "--" closing a quotation: two strokes with a gap between them are one mark
+    from polyocr.pipeline.detect import take_marks
+    from render_util import list_page
+
+    rgb, items = list_page()
+    _, (x0, y0, x1, y1) = items[0]
+    page = np.full_like(rgb, 255)
+    page[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
+    ym = (y0 + y1) // 2
+    for dx in (12, 22):                                   # strokes 7 px long, 3 px apart, after a word gap
+        page[ym - 1:ym + 2, x1 + dx:x1 + dx + 7] = 0
+    line = _det(x0 + 4, y0 + 3, x1 - 2, y1 - 3)
+    out = take_marks(page, [line])[0]
+    assert x1 + 29 <= out.quad[1, 0] <= x1 + 33, out.quad
+    assert out.quad[0, 0] == x0 + 4
 
 
 def test_marks_are_not_taken_from_other_lines_rules_or_specks():

@@ -103,6 +103,8 @@ def _oriented_quad(center: np.ndarray, u: np.ndarray, length: float, thick: floa
 
 
 MERGED_RATIO = 2.6   # a core this many times thicker than the predicted core thickness is several lines
+# slopes (dy/dx) along which split_merged counts a component's rows: straight first, then up to ±4°
+SPLIT_SHEARS = tuple(float(np.tan(np.deg2rad(a))) for a in (0, -1, 1, -2, 2, -3, 3, -4, 4))
 
 
 def _core_ratio(sub: np.ndarray, log_thick: np.ndarray, shrink: float) -> float:
@@ -123,15 +125,28 @@ def split_merged(sub: np.ndarray, log_thick: np.ndarray, shrink: float) -> list[
     three such components). Along the axis across the lines, rows of the mask where the component is
     much narrower than its widest row are the strip or the gap: removing them leaves the lines. The
     axis that leaves the thinnest parts wins; the component stays whole unless a cut makes every
-    part line-thick. The strip itself is dropped: it is no text."""
+    part line-thick. The strip itself is dropped: it is no text.
+
+    Rows are also counted along slightly sheared lines (:data:`SPLIT_SHEARS`): on a warped page
+    tightly set rows run a degree or so off the page's axis, the cores of neighbouring rows touch at
+    their ends, and counted straight across, every row of the mask holds ink (measured: a generated
+    Chinese page lost two whole rows to one diagonal detection)."""
     best: list[np.ndarray] = [sub]
     best_ratio = _core_ratio(sub, log_thick, shrink)
     if best_ratio <= MERGED_RATIO:
         return best
-    for axis in (1, 0):                                 # 1: count along x per row (horizontal lines)
-        profile = sub.sum(axis=axis)
-        keep = profile >= 0.3 * profile.max()
-        cut = sub & (keep[:, None] if axis == 1 else keep[None, :])
+    ys, xs = np.nonzero(sub)
+    for axis, tan in [(1, t) for t in SPLIT_SHEARS] + [(0, 0.0)]:   # 1: count along x per row (horizontal lines)
+        if axis == 1:
+            bins = np.round(ys - xs * tan).astype(np.int64)
+            bins -= bins.min()
+            profile = np.bincount(bins)
+            keep = (profile >= 0.3 * profile.max())[bins]
+            cut = np.zeros_like(sub)
+            cut[ys[keep], xs[keep]] = True
+        else:
+            profile = sub.sum(axis=0)
+            cut = sub & (profile >= 0.3 * profile.max())[None, :]
         n, labels = cv2.connectedComponents(cut.astype(np.uint8), connectivity=4)
         parts = [labels == k for k in range(1, n) if (labels == k).sum() >= 3]
         if not parts:
@@ -266,6 +281,10 @@ def absorb_stacked(lines: list[DetectedLine]) -> list[DetectedLine]:
     return [DetectedLine(quads[i], ln.score, ln.vertical) for i, ln in enumerate(lines) if i not in dropped]
 
 
+MARK_HOLE = 0.35   # in line thicknesses: the widest gap inside one mark
+MARK_WIDTH = 1.5   # ... and the widest mark (a monospaced "--" is 1.3)
+
+
 def _nearest_run(cols: np.ndarray, from_end: bool, max_hole: int = 1) -> tuple[int, int] | None:
     """(first, last) index of the run of True nearest to one end of ``cols`` (holes of up to
     ``max_hole`` False inside the run bridged), or None."""
@@ -288,7 +307,8 @@ def take_marks(image: np.ndarray, lines: list[DetectedLine], reach: float = 1.6)
     The detector leaves out a short mark set off from its line by a gap: on realdev it kept none of
     41 en-dash list bullets ("– 保持您的套件簡單易懂。") and half of 184 "•", so every list item lost a
     character. Beside each end of a near-horizontal line, within ``reach`` × its thickness, ink that
-    no other detection covers, that stays inside the line's band, is no wider than a character and is
+    no other detection covers, that stays inside the line's band, is no wider than a character (its
+    strokes at most ``MARK_HOLE`` thicknesses apart: a monospaced "--" ending a quotation) and is
     the only ink there (a contents line's leader dots are not marks) is a mark of that line: the quad
     is extended over it, and the recogniser reads it with the line."""
     horiz = [i for i, ln in enumerate(lines) if not ln.vertical]
@@ -313,29 +333,46 @@ def take_marks(image: np.ndarray, lines: list[DetectedLine], reach: float = 1.6)
         ey0, ey1 = max(0, int(y0 - 0.35 * t)), min(H, int(np.ceil(y1 + 0.35 * t)))
         others = np.delete(boxes, i, axis=0)
         new = q.copy()
+        # A mark may be several strokes ("--" in a monospaced font): gaps of up to MARK_HOLE thicknesses
+        # stay inside it. It must start within ``reach``; the window runs on past that far enough to
+        # see where a mark starting there ends, so that leader dots cut off by the window's edge are
+        # not mistaken for one.
+        hole = max(1, int(MARK_HOLE * t))
+        reach_px = int(np.ceil(reach * t))
+        span = reach_px + int(np.ceil(MARK_WIDTH * t)) + hole + 1
         for side in (-1, 1):
-            wx0, wx1 = (int(x0 - reach * t), int(x0)) if side < 0 else (int(np.ceil(x1)), int(np.ceil(x1 + reach * t)))
-            wx0, wx1 = max(0, wx0), min(W, wx1)
+            end = int(x0) if side < 0 else int(np.ceil(x1))
+            wx0, wx1 = (max(0, end - span), end) if side < 0 else (end, min(W, end + span))
+            nx0, nx1 = (max(0, end - reach_px), end) if side < 0 else (end, min(W, end + reach_px))
             if wx1 - wx0 < 2:
                 continue
-            if ((others[:, 0] < wx1) & (others[:, 2] > wx0) & (others[:, 1] < y1) & (others[:, 3] > y0)).any():
+            if ((others[:, 0] < nx1) & (others[:, 2] > nx0) & (others[:, 1] < y1) & (others[:, 3] > y0)).any():
                 continue                              # another detection's text is there
             ink = gray[ey0:ey1, wx0:wx1] < thr
+            if side < 0:
+                ink = ink[:, ::-1]                    # column 0 next to the line's end, either side
             cols = ink.any(axis=0)
-            run = _nearest_run(cols, from_end=side < 0)
+            run = _nearest_run(cols, from_end=False, max_hole=hole)
             if run is None:
                 continue
             a, b = run
+            if a > reach * t:
+                continue                              # the nearest ink is out of reach
+            if b + hole + 1 >= len(cols):
+                continue                              # runs on past the window: leader dots, a rule
+            strokes = int(cols[a]) + int(np.count_nonzero(cols[a + 1:b + 1] & ~cols[a:b]))
+            if strokes > 2:
+                continue                              # three strokes or more: leader dots, not "--"
             blob = ink[:, a:b + 1]
             rows = np.flatnonzero(blob.any(axis=1))
             if rows[0] == 0 or rows[-1] == ink.shape[0] - 1:
                 continue                              # runs beyond the line's band: a rule, a figure, another line
-            if b - a + 1 > 1.2 * t or blob.sum() < max(6.0, 0.02 * t * t):
+            if b - a + 1 > MARK_WIDTH * t or blob.sum() < max(6.0, 0.02 * t * t):
                 continue                              # a word, not a mark; or a speck of noise
-            if (cols[:a] if side < 0 else cols[b + 1:]).any():
+            if cols[b + 1:reach_px].any():
                 continue                              # more ink beyond it: a row of leader dots, another word
             if side < 0:
-                new[0, 0] = new[3, 0] = wx0 + a - 1
+                new[0, 0] = new[3, 0] = wx1 - b - 2
             else:
                 new[1, 0] = new[2, 0] = wx0 + b + 2
         if not np.array_equal(new, q):
