@@ -287,3 +287,53 @@ def test_a_right_to_left_line_with_a_latin_run_gets_one_word_per_token(pipe):
     assert latin and all(xs[k] < xs[k + 1] for k in latin[:-1] if k + 1 in latin)  # the Latin run reads left to right
     arabic = [k for k, wd in enumerate(words) if not wd.text.isascii()]
     assert xs[arabic[0]] > xs[arabic[-1]]                                  # the Arabic words right to left
+
+
+def _row_of_tokens(tokens, gap=16, size=30):
+    """Tokens rendered on one row with ``gap`` px between them; (rgb page, per-token ink x ranges, y0, y1)."""
+    from render_util import render
+
+    ims = [render(t, "en", size=size) for t in tokens]
+    h = max(im.shape[0] for im in ims)
+    w = sum(im.shape[1] for im in ims) + gap * (len(ims) - 1) + 80
+    page = np.full((h + 60, w), 255, np.uint8)
+    x, spans = 40, []
+    for im in ims:
+        y = 30 + (h - im.shape[0]) // 2
+        page[y:y + im.shape[0], x:x + im.shape[1]] = np.minimum(page[y:y + im.shape[0], x:x + im.shape[1]], im)
+        cols = np.flatnonzero((im < 128).any(axis=0))
+        spans.append((x + int(cols[0]), x + int(cols[-1]) + 1))
+        x += im.shape[1] + gap
+    rows = np.flatnonzero((page < 128).any(axis=1))
+    return np.stack([page] * 3, -1), spans, int(rows[0]), int(rows[-1]) + 1
+
+
+def test_overlapping_fragments_of_a_row_are_parted_and_each_glyph_read_once(pipe):
+    # The detector returns letter-spaced or monospaced text as word fragments whose grown boxes
+    # overlap; each crop then held the neighbour's edge glyph and it was read twice.
+    from polyocr.pipeline.detect import DetectedLine
+    from polyocr.pipeline.pipeline import crop_line, part_neighbours
+
+    rgb, spans, y0, y1 = _row_of_tokens(["alpha", "x", "gamma"])
+    t = y1 - y0
+    grow = 0.3 * t
+
+    def det(a, b):
+        return DetectedLine(np.array([[a - grow, y0], [b + grow, y0], [b + grow, y1], [a - grow, y1]], np.float32), 0.9, False)
+
+    # both fragments hold the "x"
+    lines = [det(spans[0][0], spans[1][1]), det(spans[1][0], spans[2][1])]
+    before = pipe.recognizer.read([crop_line(rgb, d.quad, False, pipe.margin) for d in lines], [False, False])
+    assert "".join(r.line.text for r in before).count("x") == 2          # the neighbour's glyph read twice
+    parted = part_neighbours(rgb, lines, pipe.margin)
+    m = pipe.margin * t
+    end_a, start_b = parted[0].quad[1, 0] + m, parted[1].quad[0, 0] - m   # where the two crops end and start
+    assert end_a <= start_b + 1
+    x0, x1 = spans[1]
+    assert (x1 <= end_a) != (x0 >= start_b)                               # the "x" lies wholly in one crop
+    assert parted[0].quad[0, 0] == lines[0].quad[0, 0] and parted[1].quad[1, 0] == lines[1].quad[1, 0]
+    after = pipe.recognizer.read([crop_line(rgb, d.quad, False, pipe.margin) for d in parted], [False, False])
+    assert "".join(r.line.text for r in after).count("x") == 1
+    # lines on different rows, or apart, are left alone
+    apart = [det(spans[0][0], spans[0][1]), det(spans[2][0], spans[2][1])]
+    assert all(a is b for a, b in zip(part_neighbours(rgb, apart, pipe.margin), apart))
