@@ -174,47 +174,49 @@ def part_neighbours(image: np.ndarray, lines: Sequence[DetectedLine], margin: fl
     held its neighbour's first or last glyph, which was read twice ("\\catcode‘\\/3 %" and
     "% : and /"). Each pair's boxes are shortened so that their crops meet at the column of least
     ink between the two ends, and each glyph is read once."""
+    if len(lines) < 2:
+        return list(lines)
     boxes = [_aabb(ln.quad) for ln in lines]
-    usable = []
-    for ln in lines:
-        d = ln.quad[1] - ln.quad[0]
-        usable.append(not ln.vertical and d[0] > 0 and abs(d[1]) <= 0.05 * d[0])
+    usable = np.array([not ln.vertical and (ln.quad[1, 0] - ln.quad[0, 0]) > 0
+                       and abs(ln.quad[1, 1] - ln.quad[0, 1]) <= 0.05 * (ln.quad[1, 0] - ln.quad[0, 0]) for ln in lines])
+    x0s, y0s, x1s, y1s = np.array(boxes, np.float64).T
+    hs = y1s - y0s
+    small = np.minimum(hs[:, None], hs[None, :])
+    overlap = np.minimum(y1s[:, None], y1s[None, :]) - np.maximum(y0s[:, None], y0s[None, :])
+    # (i, j): j starts and ends right of i, on i's row (as fragments.py judges one row), and the
+    # two crops (box ± margin × thickness) reach into each other
+    pairs = (usable[:, None] & usable[None, :] & (x0s[:, None] < x0s[None, :]) & (x1s[:, None] < x1s[None, :])
+             & (small > 0) & (overlap >= 0.6 * small) & (np.maximum(hs[:, None], hs[None, :]) <= 1.45 * small)
+             & (x0s[None, :] - margin * hs[None, :] < x1s[:, None] + margin * hs[:, None] + 1))
     quads = [ln.quad.copy() for ln in lines]
     gray = None
     H, W = image.shape[:2]
-    for i, a in enumerate(boxes):
-        if not usable[i]:
+    for i, j in zip(*np.nonzero(pairs)):
+        a, b = boxes[i], boxes[j]
+        ha, hb = a[3] - a[1], b[3] - b[1]
+        ma, mb = margin * ha, margin * hb
+        lo, hi = int(math.floor(b[0] - mb)), int(math.ceil(a[2] + ma))
+        if hi <= lo:
+            continue                                # their crops do not meet
+        if gray is None:
+            gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+        y0, y1 = max(0, int(min(a[1], b[1]))), min(H, int(math.ceil(max(a[3], b[3]))))
+        x0, x1 = max(0, int(a[0])), min(W, int(math.ceil(b[2])))
+        lo, hi = max(lo, x0), min(hi, x1)
+        if y1 - y0 < 2 or hi - lo < 1:
             continue
-        for j, b in enumerate(boxes):
-            if j == i or not usable[j] or not (a[0] < b[0] and a[2] < b[2]):
-                continue
-            ha, hb = a[3] - a[1], b[3] - b[1]
-            small, big = sorted((ha, hb))
-            if small <= 0 or min(a[3], b[3]) - max(a[1], b[1]) < 0.6 * small or big > 1.45 * small:
-                continue                                    # not one row
-            ma, mb = margin * ha, margin * hb
-            lo, hi = int(math.floor(b[0] - mb)), int(math.ceil(a[2] + ma))
-            if hi <= lo:
-                continue                                    # their crops do not meet
-            if gray is None:
-                gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-            y0, y1 = max(0, int(min(a[1], b[1]))), min(H, int(math.ceil(max(a[3], b[3]))))
-            x0, x1 = max(0, int(a[0])), min(W, int(math.ceil(b[2])))
-            lo, hi = max(lo, x0), min(hi, x1)
-            if y1 - y0 < 2 or hi - lo < 1:
-                continue
-            thr, _ = cv2.threshold(gray[y0:y1, x0:x1], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-            ink = (gray[y0:y1, lo:hi] < thr).sum(axis=0)
-            low = np.flatnonzero(ink == ink.min())
-            # the middle of the longest run of emptiest columns
-            runs = np.split(low, np.flatnonzero(np.diff(low) > 1) + 1)
-            run = max(runs, key=len)
-            cut = lo + float(run[len(run) // 2]) + 0.5
-            qa, qb = quads[i], quads[j]
-            end_a = max(float(a[0]) + 1.0, min(float(qa[1, 0]), cut - ma))
-            start_b = min(float(b[2]) - 1.0, max(float(qb[0, 0]), cut + mb))
-            qa[1, 0] = qa[2, 0] = min(float(qa[1, 0]), end_a)
-            qb[0, 0] = qb[3, 0] = max(float(qb[0, 0]), start_b)
+        thr, _ = cv2.threshold(gray[y0:y1, x0:x1], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        ink = (gray[y0:y1, lo:hi] < thr).sum(axis=0)
+        low = np.flatnonzero(ink == ink.min())
+        # the middle of the longest run of emptiest columns
+        runs = np.split(low, np.flatnonzero(np.diff(low) > 1) + 1)
+        run = max(runs, key=len)
+        cut = lo + float(run[len(run) // 2]) + 0.5
+        qa, qb = quads[i], quads[j]
+        end_a = max(float(a[0]) + 1.0, min(float(qa[1, 0]), cut - ma))
+        start_b = min(float(b[2]) - 1.0, max(float(qb[0, 0]), cut + mb))
+        qa[1, 0] = qa[2, 0] = min(float(qa[1, 0]), end_a)
+        qb[0, 0] = qb[3, 0] = max(float(qb[0, 0]), start_b)
     return [ln if np.array_equal(q, ln.quad) else DetectedLine(q, ln.score, ln.vertical) for q, ln in zip(quads, lines)]
 
 
