@@ -14,7 +14,8 @@ import pytest
 from polyocr.document import Line, quad_from_box
 from polyocr.eval.metrics import order_accuracy, paragraph_f1
 from polyocr.pipeline.order import (METHODS, NoOrderWeights, Orderer, _gaps, best_rotation, chain_decode, column_switches,
-                                    frame_boxes, line_features, path_score, runs_to_paragraphs, skew_angle, xycut_order)
+                                    frame_boxes, line_features, path_score, relocate_segments, runs_to_paragraphs, skew_angle,
+                                    xycut_order)
 
 W, H = 1654, 2339
 BODY, PITCH = 36, 52
@@ -222,6 +223,24 @@ def test_a_rotated_path_is_turned_back():
     assert fixed == list(range(10)) and path_score(score, fixed) > path_score(score, rotated)
     assert best_rotation(score, list(range(10))) == list(range(10))
     assert best_rotation(score, [1, 0]) == [1, 0]
+
+
+def test_a_misplaced_run_of_lines_is_moved_back():
+    """Two lines from near the bottom joined in front of the title: no rotation repairs that path, but
+    moving the run back between its neighbours does, and only moves that raise the score are made."""
+    score = np.full((12, 12), -5.0)
+    for i in range(11):
+        score[i, i + 1] = 3.0
+    wrong = [8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 10, 11]
+    assert best_rotation(score, wrong) == wrong
+    assert relocate_segments(score, wrong) == list(range(12))
+    assert relocate_segments(score, list(range(12))) == list(range(12))
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 3, 4, 9, 40):
+        m = rng.normal(0, 2, (n, n))
+        start = rng.permutation(n).tolist()
+        out = relocate_segments(m, start)
+        assert sorted(out) == list(range(n)) and path_score(m, out) >= path_score(m, start) - 1e-9
 
 
 def test_learned_order_keeps_xycut_where_the_model_scores_it_higher(orderers):

@@ -337,3 +337,43 @@ def test_overlapping_fragments_of_a_row_are_parted_and_each_glyph_read_once(pipe
     # lines on different rows, or apart, are left alone
     apart = [det(spans[0][0], spans[0][1]), det(spans[2][0], spans[2][1])]
     assert all(a is b for a, b in zip(part_neighbours(rgb, apart, pipe.margin), apart))
+
+
+def test_a_contents_entry_stops_before_its_dot_leader():
+    # The detector leaves a contents line's leader out, but its grown box and the crop's margin took
+    # the first dot or two, read as a trailing "." or "…".
+    from polyocr.pipeline.detect import DetectedLine
+    from polyocr.pipeline.pipeline import CROP_MARGIN, trim_leaders
+
+    rgb, spans, y0, y1 = _row_of_tokens(["Chapter", "one"])
+    t = y1 - y0
+    end = spans[-1][1]
+    base = y1 - 4
+    wide = np.full((rgb.shape[0], end + 400, 3), 255, np.uint8)
+    wide[:, :rgb.shape[1]] = rgb
+    dots = list(range(end + 5, end + 300, 10))                # 3 px dots every 10 px, from just after the text
+    for x in dots:
+        wide[base - 3:base, x:x + 3] = 0
+    grow = 0.3 * t
+
+    def det(a, b):
+        return DetectedLine(np.array([[a - grow, y0], [b + grow, y0], [b + grow, y1], [a - grow, y1]], np.float32), 0.9, False)
+
+    line = det(spans[0][0], end)
+    out = trim_leaders(wide, [line])[0]
+    assert out.quad[1, 0] + CROP_MARGIN * t < dots[0]              # the crop stops before the first dot
+    assert out.quad[1, 0] + CROP_MARGIN * t >= end                 # and still holds all of the text
+    assert out.quad[0, 0] == line.quad[0, 0]
+    # mirrored: a right-to-left entry with its leader on the left
+    flipped = np.ascontiguousarray(wide[:, ::-1])
+    W = flipped.shape[1]
+    rline = det(W - end, W - spans[0][0])
+    rout = trim_leaders(flipped, [rline])[0]
+    assert rout.quad[0, 0] - CROP_MARGIN * t > W - 1 - dots[0]
+    assert rout.quad[0, 0] - CROP_MARGIN * t <= W - end and rout.quad[1, 0] == rline.quad[1, 0]
+    # a word after the line, or only two dots, is no leader: left alone
+    plain, spans2, _, _ = _row_of_tokens(["Chapter", "one", "two"], gap=40)
+    assert trim_leaders(plain, [det(spans2[0][0], spans2[1][1])])[0].quad[1, 0] == det(spans2[0][0], spans2[1][1]).quad[1, 0]
+    two = wide.copy()
+    two[:, dots[2]:] = 255
+    assert trim_leaders(two, [line])[0] is line
