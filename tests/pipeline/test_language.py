@@ -38,3 +38,19 @@ def test_stray_letters_of_another_script_take_the_page_language():
 def test_hints_restrict_the_page_language():
     _, main = page_languages(["Hello world", "Привет"], hints=("ru",))
     assert main == "ru"
+
+
+def test_a_japanese_form_with_few_kana_is_japanese():
+    # labels and names are Han only; kana on a few lines (4-7 % of the letters on generated forms)
+    form = ["担当者", "電話番号", "備考", "吉田 洋介", "株式会社吉田農林", "お客様名", "秋田県八丈島", "金額",
+            "単価", "住所", "日付", "村上 零", "ご注文ありがとうございます", "部署", "数量", "合計"]
+    langs, main = page_languages(form)
+    assert main == "ja" and set(langs) == {"ja"}
+    # a Chinese page with one stray kana misreading stays Chinese
+    chinese = ["中国货币历史悠久", "早在新石器时代一些类型的货币就通用", "夏商时代中国使用天然海贝作为货币",
+               "商代晚期墓中出土的铸造铜贝", "是世界上现存最早的金属铸币ノ"]
+    langs, main = page_languages(chinese)
+    assert main == "zh-Hans" and set(langs[:4]) == {"zh-Hans"}
+    # kana on two lines of a long Chinese page are too little
+    long_zh = chinese * 20 + ["あ", "い"]
+    assert page_languages(long_zh)[1] == "zh-Hans"

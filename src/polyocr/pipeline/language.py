@@ -77,6 +77,25 @@ def line_language(text: str, default: str = "en") -> str:
     return {"latin": "en", "cyrillic": "ru", "arabic": "ar", "hebrew": "he"}.get(top, default)
 
 
+KANA_SHARE = 0.02   # kana among a page's kana + Han letters that make it Japanese (with kana on 2+ lines)
+
+
+def _kana_page(texts: Sequence[str]) -> bool:
+    """Kana on at least two lines and at least KANA_SHARE of the kana + Han letters.
+
+    Japanese prose is about two thirds kana, but a Japanese form or slide is mostly Han-only labels
+    and names: three of ten generated Japanese pages had 4-7 % kana and were read as Chinese (with
+    Chinese characters and Chinese language models). Chinese pages, generated and real, had at
+    most 0.5 % (stray misreadings)."""
+    kana = han = kana_lines = 0
+    for t in texts:
+        k = sum(1 for c in t if script_of(c) == "kana")
+        kana += k
+        han += sum(1 for c in t if script_of(c) == "han")
+        kana_lines += k > 0
+    return kana_lines >= 2 and kana >= KANA_SHARE * (kana + han)
+
+
 def page_languages(texts: Sequence[str], hints: Sequence[str] = ()) -> tuple[list[str], str]:
     """Per-line languages and the page's main language.
 
@@ -96,6 +115,11 @@ def page_languages(texts: Sequence[str], hints: Sequence[str] = ()) -> tuple[lis
     page_han = _han_language(han_page) if han_page else ""
     if main in ("zh-Hans", "zh-Hant") and page_han:
         main = page_han
+    if page_han and _kana_page(texts):
+        # a Japanese form or slide: mostly Han-only labels and names, kana in a few lines
+        page_han = "ja"
+        if main in ("zh-Hans", "zh-Hant"):
+            main = "ja"
     out = []
     for t, lang in zip(texts, langs):
         letters = [script_of(c) for c in t if script_of(c)]
