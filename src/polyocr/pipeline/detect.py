@@ -209,7 +209,8 @@ def _component_line(sub: np.ndarray, x: int, y: int, prob: np.ndarray, log_thick
     return quad, score, vertical
 
 
-def _aabb(q: np.ndarray) -> tuple[float, float, float, float]:
+def aabb(q: np.ndarray) -> tuple[float, float, float, float]:
+    """A quad's axis-aligned box: (x0, y0, x1, y1)."""
     return float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max())
 
 
@@ -223,7 +224,7 @@ def drop_crossing(lines: list[DetectedLine]) -> list[DetectedLine]:
     vert = np.array([ln.vertical for ln in lines], bool)
     if len(lines) < 3 or vert.all() or not vert.any():
         return lines
-    b = np.array([_aabb(ln.quad) for ln in lines], np.float64)          # x0, y0, x1, y1
+    b = np.array([aabb(ln.quad) for ln in lines], np.float64)          # x0, y0, x1, y1
     keep = np.ones(len(lines), bool)
     for i in range(len(lines)):
         o = b[vert != vert[i]]
@@ -251,7 +252,7 @@ def absorb_stacked(lines: list[DetectedLine]) -> list[DetectedLine]:
     verticals = [i for i, ln in enumerate(lines) if ln.vertical]
     if not verticals or len(verticals) == len(lines):
         return lines
-    boxes = [_aabb(ln.quad) for ln in lines]
+    boxes = [aabb(ln.quad) for ln in lines]
     quads = [ln.quad.copy() for ln in lines]
     dropped: set[int] = set()
     for v in verticals:
@@ -316,7 +317,7 @@ def take_marks(image: np.ndarray, lines: list[DetectedLine], reach: float = 1.6)
         return lines
     gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
     H, W = gray.shape
-    boxes = np.array([_aabb(ln.quad) for ln in lines], np.float64)
+    boxes = np.array([aabb(ln.quad) for ln in lines], np.float64)
     out = list(lines)
     for i in horiz:
         q = lines[i].quad

@@ -35,7 +35,7 @@ from PIL import Image
 
 from polyocr.bidi import bidi_class
 from polyocr.document import Document, Line, Page, Word
-from polyocr.pipeline.detect import DetectedLine, LineDetector, quad_size
+from polyocr.pipeline.detect import DetectedLine, LineDetector, aabb, quad_size
 from polyocr.pipeline.fragments import join_fragments
 from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.homoglyph import unify_reading
@@ -194,7 +194,7 @@ def trim_leaders(image: np.ndarray, lines: Sequence[DetectedLine], margin: float
         d = q[1] - q[0]
         if ln.vertical or d[0] <= 0 or abs(d[1]) > 0.05 * d[0]:
             continue
-        x0, y0, x1, y1 = _aabb(q)
+        x0, y0, x1, y1 = aabb(q)
         t = y1 - y0
         if t < 6:
             continue
@@ -258,7 +258,7 @@ def part_neighbours(image: np.ndarray, lines: Sequence[DetectedLine], margin: fl
     ink between the two ends, and each glyph is read once."""
     if len(lines) < 2:
         return list(lines)
-    boxes = [_aabb(ln.quad) for ln in lines]
+    boxes = [aabb(ln.quad) for ln in lines]
     usable = np.array([not ln.vertical and (ln.quad[1, 0] - ln.quad[0, 0]) > 0
                        and abs(ln.quad[1, 1] - ln.quad[0, 1]) <= 0.05 * (ln.quad[1, 0] - ln.quad[0, 0]) for ln in lines])
     x0s, y0s, x1s, y1s = np.array(boxes, np.float64).T
@@ -300,10 +300,6 @@ def part_neighbours(image: np.ndarray, lines: Sequence[DetectedLine], margin: fl
         qa[1, 0] = qa[2, 0] = min(float(qa[1, 0]), end_a)
         qb[0, 0] = qb[3, 0] = max(float(qb[0, 0]), start_b)
     return [ln if np.array_equal(q, ln.quad) else DetectedLine(q, ln.score, ln.vertical) for q, ln in zip(quads, lines)]
-
-
-def _aabb(q: np.ndarray) -> tuple[float, float, float, float]:
-    return float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max())
 
 
 def _words(reading: LineReading, quad: np.ndarray, margin: float) -> list[Word]:
