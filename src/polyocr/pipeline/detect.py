@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["DetectedLine", "LineDetector", "maps_to_lines", "take_marks", "DEFAULT_WEIGHTS", "inference_scale", "text_scale", "glyph_height", "quad_size"]
+__all__ = ["DetectedLine", "LineDetector", "maps_to_lines", "take_marks", "aabb", "level", "gray_page", "DEFAULT_WEIGHTS", "inference_scale", "text_scale", "glyph_height", "quad_size"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
@@ -65,7 +65,7 @@ def glyph_height(image: np.ndarray) -> float | None:
     matters here, and that stays measurable at this size. Otsu binarisation; blobs under 3 px or
     over a fifth of the page (rules, photos) are left out; fewer than 5 blobs give no estimate.
     """
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    gray = gray_page(image)
     f = min(1.0, _PROBE_SIDE / max(gray.shape))
     if f < 1.0:
         gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
@@ -214,6 +214,18 @@ def aabb(q: np.ndarray) -> tuple[float, float, float, float]:
     return float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max())
 
 
+def level(line: DetectedLine) -> bool:
+    """A horizontal detection running left to right within ~3° of the page's axis: the lines whose ends
+    the ink checks below (and the pipeline's crop trimming) look beside along plain pixel columns."""
+    d = line.quad[1] - line.quad[0]
+    return not line.vertical and d[0] > 0 and abs(d[1]) <= 0.05 * d[0]
+
+
+def gray_page(image: np.ndarray) -> np.ndarray:
+    """An RGB page as uint8 grayscale (a grayscale one as it is)."""
+    return image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+
+
 def drop_crossing(lines: list[DetectedLine]) -> list[DetectedLine]:
     """Drop lines that run across two or more lines of the other orientation.
 
@@ -315,14 +327,13 @@ def take_marks(image: np.ndarray, lines: list[DetectedLine], reach: float = 1.6)
     horiz = [i for i, ln in enumerate(lines) if not ln.vertical]
     if not horiz:
         return lines
-    gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    gray = gray_page(image)
     H, W = gray.shape
     boxes = np.array([aabb(ln.quad) for ln in lines], np.float64)
     out = list(lines)
     for i in horiz:
         q = lines[i].quad
-        d = q[1] - q[0]
-        if d[0] <= 0 or abs(d[1]) > 0.05 * d[0]:
+        if not level(lines[i]):
             continue                                  # rotated lines: left as detected
         x0, y0, x1, y1 = boxes[i]
         t = y1 - y0

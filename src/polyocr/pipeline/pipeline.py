@@ -35,7 +35,7 @@ from PIL import Image
 
 from polyocr.bidi import bidi_class
 from polyocr.document import Document, Line, Page, Word
-from polyocr.pipeline.detect import DetectedLine, LineDetector, aabb, quad_size
+from polyocr.pipeline.detect import DetectedLine, LineDetector, aabb, gray_page, level, quad_size
 from polyocr.pipeline.fragments import join_fragments
 from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.homoglyph import unify_reading
@@ -191,15 +191,14 @@ def trim_leaders(image: np.ndarray, lines: Sequence[DetectedLine], margin: float
     H, W = image.shape[:2]
     for k, ln in enumerate(lines):
         q = ln.quad
-        d = q[1] - q[0]
-        if ln.vertical or d[0] <= 0 or abs(d[1]) > 0.05 * d[0]:
+        if not level(ln):
             continue
         x0, y0, x1, y1 = aabb(q)
         t = y1 - y0
         if t < 6:
             continue
         if gray is None:
-            gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+            gray = gray_page(image)
         iy0, iy1 = max(0, int(y0)), min(H, int(math.ceil(y1)))
         bx0, bx1 = max(0, int(x0)), min(W, int(math.ceil(x1)))
         if iy1 - iy0 < 4 or bx1 - bx0 < 4:
@@ -259,8 +258,7 @@ def part_neighbours(image: np.ndarray, lines: Sequence[DetectedLine], margin: fl
     if len(lines) < 2:
         return list(lines)
     boxes = [aabb(ln.quad) for ln in lines]
-    usable = np.array([not ln.vertical and (ln.quad[1, 0] - ln.quad[0, 0]) > 0
-                       and abs(ln.quad[1, 1] - ln.quad[0, 1]) <= 0.05 * (ln.quad[1, 0] - ln.quad[0, 0]) for ln in lines])
+    usable = np.array([level(ln) for ln in lines])
     x0s, y0s, x1s, y1s = np.array(boxes, np.float64).T
     hs = y1s - y0s
     small = np.minimum(hs[:, None], hs[None, :])
@@ -281,7 +279,7 @@ def part_neighbours(image: np.ndarray, lines: Sequence[DetectedLine], margin: fl
         if hi <= lo:
             continue                                # their crops do not meet
         if gray is None:
-            gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+            gray = gray_page(image)
         y0, y1 = max(0, int(min(a[1], b[1]))), min(H, int(math.ceil(max(a[3], b[3]))))
         x0, x1 = max(0, int(a[0])), min(W, int(math.ceil(b[2])))
         lo, hi = max(lo, x0), min(hi, x1)
@@ -289,11 +287,9 @@ def part_neighbours(image: np.ndarray, lines: Sequence[DetectedLine], margin: fl
             continue
         thr, _ = cv2.threshold(gray[y0:y1, x0:x1], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         ink = (gray[y0:y1, lo:hi] < thr).sum(axis=0)
-        low = np.flatnonzero(ink == ink.min())
         # the middle of the longest run of emptiest columns
-        runs = np.split(low, np.flatnonzero(np.diff(low) > 1) + 1)
-        run = max(runs, key=len)
-        cut = lo + float(run[len(run) // 2]) + 0.5
+        r0, r1 = max(_runs(ink == ink.min()), key=lambda r: r[1] - r[0])
+        cut = lo + float(r0 + (r1 - r0 + 1) // 2) + 0.5
         qa, qb = quads[i], quads[j]
         end_a = max(float(a[0]) + 1.0, min(float(qa[1, 0]), cut - ma))
         start_b = min(float(b[2]) - 1.0, max(float(qb[0, 0]), cut + mb))
@@ -498,7 +494,8 @@ class Pipeline:
         t0 = time.perf_counter()
         # crops (and the words placed in them) come from the parted boxes; each line keeps the
         # detector's own box as its polygon, which is what fragment joining and ordering were built on
-        parted = part_neighbours(rgb, trim_leaders(rgb, lines, self.margin), self.margin)
+        gray = gray_page(rgb)                     # once for both: they look only at the ink
+        parted = part_neighbours(gray, trim_leaders(gray, lines, self.margin), self.margin)
         drawn = {id(p): ln for p, ln in zip(parted, lines)}
         lines = parted
         crops = [crop_line(rgb, ln.quad, ln.vertical, self.margin) for ln in lines]
