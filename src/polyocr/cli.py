@@ -24,6 +24,18 @@ class UsageError(Exception):
     """A problem with what the user asked for; printed without a traceback."""
 
 
+def _lang_orders(value: str) -> tuple[tuple[str, int], ...]:
+    """"ar=5,he=5" → (("ar", 5), ("he", 5)), each language known and each order 1..8."""
+    out = []
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        lang, sep, n = item.partition("=")
+        if not sep or lang not in LANGUAGES or not n.isdigit() or not 1 <= int(n) <= 8:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected LANG=N with LANG one of "
+                                             f"{','.join(LANGUAGES)} and N in 1..8")
+        out.append((lang, int(n)))
+    return tuple(out)
+
+
 def _langs(value: str) -> tuple[str, ...]:
     codes = tuple(v.strip() for v in value.split(",") if v.strip())
     bad = [c for c in codes if c not in LANGUAGES]
@@ -313,7 +325,11 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
         raise UsageError(f"{out.parent}: no such folder")
     if args.shared and not Path(args.shared).is_dir():
         raise UsageError(f"--shared {args.shared}: no such folder")
-    cfg = LMConfig(out=str(out), languages=args.langs or tuple(LANGUAGES), order=args.order,
+    languages = args.langs or tuple(LANGUAGES)
+    stray = sorted(set(dict(args.order_for)) - set(languages))
+    if stray:
+        raise UsageError(f"--order-for {','.join(stray)}: not among the languages built ({','.join(languages)})")
+    cfg = LMConfig(out=str(out), languages=languages, order=args.order, orders=tuple(args.order_for),
                    min_count=args.min_count, shared=args.shared or None,
                    wordfreq_sentences=args.wordfreq_sentences)
     models = build_lms(cfg, log=print)
@@ -634,7 +650,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="a .safetensors file, or a folder for charlm.safetensors "
                                                 "(the packaged one: src/polyocr/weights)")
     p.add_argument("--langs", type=_langs, default=None, help="comma-separated languages (default: all eight)")
-    p.add_argument("--order", type=int, choices=(1, 2, 3, 4), default=4)
+    p.add_argument("--order", type=int, choices=range(1, 9), metavar="1..8", default=4,
+                   help="longest n-gram; capped per language where the keys would not fit (Han: 4)")
+    p.add_argument("--order-for", type=_lang_orders, default=(), metavar="LANG=N[,LANG=N]",
+                   help="another order for some languages (the shipped models: ar=5)")
     p.add_argument("--min-count", type=_positive, default=2, help="prune n-grams (n >= 2) seen fewer times")
     p.add_argument("--wordfreq-sentences", type=int, default=0,
                    help="with the corpus: add this many sentences of wordfreq's everyday words per language")

@@ -292,6 +292,50 @@ def test_a_gutter_is_found_when_line_ends_fall_inside_it():
     assert _gaps(lo, hi, 40.0, tol=0) == []
 
 
+def test_first_lines_reaching_into_a_gutter_are_no_title():
+    # Three justified columns of 20 lines, ragged by a few pixels at their inner edges, and one line
+    # merged across each gutter (so the gutters are found with crossings allowed, their valleys
+    # starting inside the ragged edges). The first line of every column reaches furthest into the
+    # gutters: it is still read as its column's first line, not as a title row above the columns.
+    cols = [(90.0, 540.0), (600.0, 1050.0), (1110.0, 1560.0)]
+    boxes, want = [], []
+    for c, (x0, x1) in enumerate(cols):
+        for r in range(20):
+            y = 100.0 + 50.0 * r
+            left = x0 - (8.0 if r == 0 else (r % 5)) if c else x0
+            right = x1 + (8.0 if r == 0 else (r % 5)) if c < 2 else x1
+            want.append(len(boxes))
+            boxes.append((left, y, right, y + 24.0))
+    for c in (0, 1):   # a detection that ran across the gutter, mid-column
+        boxes.append((cols[c][1] - 100.0, 100.0 + 50.0 * 25, cols[c + 1][0] + 100.0, 100.0 + 50.0 * 25 + 24.0))
+    boxes = np.array(boxes)
+    order = xycut_order(boxes)
+    body = [i for i in order if i < 60]
+    assert body == want                                        # down column 1, then 2, then 3
+    assert column_switches(boxes, order) <= 4
+    # a title over the middle column, as wide as its first line, has its row to itself: read first
+    titled = np.vstack([boxes, [[592.0, 30.0, 1058.0, 66.0]]])
+    assert xycut_order(titled)[0] == len(titled) - 1
+
+
+def test_a_heading_cut_at_the_gutter_is_read_before_the_columns():
+    # Two columns; the centred heading above them was cut at the gutter into "5. Кто" | "кричит":
+    # both pieces come first, left to right, then the columns top to bottom. Two short first lines
+    # that do not run up to the gutter are the columns' own.
+    cols = [(160.0, 810.0), (850.0, 1500.0)]
+    boxes = [(x0 - (3.0 if c else 0.0), 220.0 + 40.0 * r, x1 + (0.0 if c else 3.0), 236.0 + 40.0 * r)
+             for c, (x0, x1) in enumerate(cols) for r in range(25)]
+    boxes[26] = (cols[1][0] + 300.0, boxes[26][1], cols[1][1], boxes[26][3])     # a ragged line, not a gutter
+    heading = [(735.0, 170.0, 805.0, 192.0), (826.0, 170.0, 924.0, 192.0)]
+    b = np.array(boxes + heading)
+    order = xycut_order(b)
+    assert order[:2] == [50, 51] and order[2:] == list(range(50))
+    # the same two pieces, but as the first lines of the columns (far from the gutter): not a heading
+    firsts = np.array(boxes + [(160.0, 170.0, 300.0, 192.0), (850.0, 170.0, 990.0, 192.0)])
+    order = xycut_order(firsts)
+    assert order.index(50) < order.index(0) and order.index(51) > order.index(24)
+
+
 def test_order_metrics():
     truth = ["a", "b", "c", "d", "e"]
     assert order_accuracy(truth, truth) == 1.0

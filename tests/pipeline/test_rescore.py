@@ -104,3 +104,27 @@ def test_an_inserted_character_can_be_read_as_nothing():
     assert out.line.text == "form"
     assert len(out.spans) == 4
     assert rescore(r, form, CS, RescoreConfig(deletions=False)).line.text == "ftorm"
+
+
+def test_a_run_of_doubtful_characters_shortens_the_searched_history():
+    from polyocr.pipeline.rescore import _history
+
+    assert _history([1, 3, 1, 1, 1, 1, 1], 5, 243) == 5          # one choice in any window: the full history
+    assert _history([3] * 8, 5, 243) == 4                          # 3^6 combinations > 243: five positions a window
+    assert _history([3] * 8, 5, 27) == 2
+    assert _history([3] * 8, 3, 243) == 3                          # order 4 never needs the cap at 3 candidates
+
+
+def test_long_histories_settle_what_short_ones_cannot():
+    # after "the " a hat is six times as common as a mat; only "on the " (seven characters) tells "mat"
+    text = ["sat on the mat"] * 3 + ["the hat"] * 12 + ["see the hat"] * 6
+    short, long = fit(text, order=3), fit(text, order=7)
+    assert long.order == 7
+    r = _reading(_word("sat on the hat", {11: [("h", 0.5), ("m", 0.45), ("c", 0.04)]}))
+    assert rescore(r, short, CS).line.text == "sat on the hat"
+    assert rescore(r, long, CS).line.text == "sat on the mat"
+    # every character in doubt: the search stays bounded (a shorter history) and keeps the line's length
+    doubts = {i: [(c, 0.5), ("x", 0.3), ("q", 0.2)] for i, c in enumerate("sat on the mat") if c != " "}
+    many = _reading(_word("sat on the mat", doubts))
+    out = rescore(many, long, CS, RescoreConfig(max_window=81))
+    assert len(out.line.text) == len("sat on the mat") and out.line.text.count("x") + out.line.text.count("q") == 0

@@ -57,3 +57,20 @@ def test_wordfreq_sentences_widen_the_corpus_text():
     rate = lambda lines: sum(s.count("您") for s in lines) / sum(len(s) for s in lines)  # noqa: E731
     assert rate(mixed[len(plain):]) > 5 * rate(plain) > 0
     assert training_text("zh-Hans", LMConfig(languages=("zh-Hans",), wordfreq_sentences=3000))[0] == mixed
+
+
+def test_cli_sets_the_order_per_language_and_refuses_a_language_not_built(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "lm", "--out", str(tmp_path),
+                        "--langs", "he,ar", "--order", "2", "--order-for", "ar=5"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lms = load_lms(tmp_path / "charlm.safetensors")
+    assert lms.get("he").order == 2 and lms.get("ar").order == 5
+    assert lms.info["orders"] == {"ar": 5}
+    ar = lms.get("ar")
+    assert ar.bits == 8 and len(ar.keys[4]) > 1000              # 160 letters: 8-bit indices, 5-grams kept
+    for bad, says in ((["--langs", "he", "--order-for", "ar=5"], "not among the languages built"),
+                      (["--order-for", "ar=9"], "expected LANG=N"), (["--order-for", "xx=3"], "expected LANG=N")):
+        r = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "lm", "--out", str(tmp_path), *bad],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -18,8 +18,11 @@ one shared "other" slot for characters training never saw (the recogniser's char
 and a line may rightly hold a character the corpus lacks).
 
 **Storage** (``charlm.safetensors``): per language, its vocabulary (code points, index 1..V; 0 is the
-line start) and, per n-gram length, one sorted ``int64`` key per stored n-gram (the indices in base
-``2**14``, oldest first), a ``float16`` natural-log probability and a ``float16`` log back-off weight. Loading maps the arrays; a query is a ``numpy.searchsorted``, so a
+line start) and, per n-gram length, one sorted ``int64`` key per stored n-gram (the indices packed
+oldest first, ``bits`` bits each: just enough for that language's vocabulary, so a 40-letter
+alphabet fits n-grams of up to 8 characters in 63 bits while Han vocabularies stop at 4; files
+written before the width was stored use 14), a ``float16`` natural-log probability and a
+``float16`` log back-off weight. Loading maps the arrays; a query is a ``numpy.searchsorted``, so a
 batch of histories × candidates is scored in a few vectorised calls.
 """
 
@@ -40,16 +43,28 @@ from polyocr.fileio import atomic_write
 __all__ = ["CharLM", "LMSet", "fit", "BOS", "save_lms", "load_lms"]
 
 BOS = 0                 # vocabulary index of the line start
-_SHIFT = 14             # bits per character index in a key: 4 × 14 = 56 bits, vocabularies < 16,383
-MAX_ORDER = 4
+_KEY_BITS = 63          # an n-gram's key packs its n indices into one non-negative int64
+_OLD_SHIFT = 14         # bits per index in files written before the width was stored
+MAX_ORDER = 8
 FORMAT = "polyocr-charlm"
 
 
-def _key(grams: np.ndarray) -> np.ndarray:
+def index_bits(vocab_size: int) -> int:
+    """Bits per character index: enough for 0 (BOS) .. vocab_size."""
+    return max(1, int(vocab_size).bit_length())
+
+
+def max_order(vocab_size: int) -> int:
+    """The longest n-gram whose key fits: a small alphabet (Arabic, 160 letters: 8 bits) reaches
+    whole words at order 6-7, while a Han vocabulary (13 bits) stops at 4."""
+    return min(MAX_ORDER, _KEY_BITS // index_bits(vocab_size))
+
+
+def _key(grams: np.ndarray, bits: int) -> np.ndarray:
     """(M, n) vocabulary indices, oldest first → (M,) int64 keys (one table per length n)."""
     k = np.zeros(len(grams), dtype=np.int64)
     for j in range(grams.shape[1]):
-        k = (k << _SHIFT) | grams[:, j].astype(np.int64)
+        k = (k << bits) | grams[:, j].astype(np.int64)
     return k
 
 
@@ -65,6 +80,7 @@ class CharLM:
     logp: list[np.ndarray]                  # (M_n,) float32
     logbow: list[np.ndarray]                # (M_n,) float32
     unk_logp: float                         # log P of a character outside the vocabulary
+    bits: int = _OLD_SHIFT                  # bits per index in the keys
 
     def __post_init__(self) -> None:
         self._index = {int(cp): i + 1 for i, cp in enumerate(self.vocab.tolist())}
@@ -86,7 +102,7 @@ class CharLM:
         zeros = np.zeros(len(grams))
         if not len(keys):
             return np.zeros(len(grams), bool), zeros, zeros
-        k = _key(np.where(grams >= 0, grams, 0))
+        k = _key(np.where(grams >= 0, grams, 0), self.bits)
         pos = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
         found = (grams >= 0).all(1) & (keys[pos] == k)
         return found, np.where(found, lp[pos], 0.0), np.where(found, lb[pos], 0.0)
@@ -134,14 +150,16 @@ def fit(lines: Iterable[str], order: int = 4, min_count: int = 2, unigram_alpha:
     """
     if not 1 <= order <= MAX_ORDER:
         raise ValueError(f"order must be 1..{MAX_ORDER}, not {order}")
-    counts: list[Counter[tuple[int, ...]]] = [Counter() for _ in range(order)]
     chars: Counter[str] = Counter()
     lines = [ln for ln in lines if ln]
     for ln in lines:
         chars.update(ln)
     vocab = np.array(sorted(ord(c) for c in chars), dtype=np.int32)
-    if len(vocab) >= 2**_SHIFT - 1:
-        raise ValueError(f"vocabulary of {len(vocab)} characters does not fit {_SHIFT}-bit indices")
+    bits = index_bits(len(vocab))
+    if bits * 2 > _KEY_BITS:
+        raise ValueError(f"vocabulary of {len(vocab)} characters is too large for bigram keys")
+    order = min(order, max_order(len(vocab)))   # the longest that fits this vocabulary
+    counts: list[Counter[tuple[int, ...]]] = [Counter() for _ in range(order)]
     index = {int(cp): i + 1 for i, cp in enumerate(vocab.tolist())}
     pad = (BOS,) * (order - 1)
     for ln in lines:
@@ -205,14 +223,15 @@ def fit(lines: Iterable[str], order: int = 4, min_count: int = 2, unigram_alpha:
             keys.append(np.zeros(0, np.int64)); logp.append(np.zeros(0, np.float32)); logbow.append(np.zeros(0, np.float32))
             continue
         arr = np.array(grams, dtype=np.int64).reshape(len(grams), n)
-        k = _key(arr)
+        k = _key(arr, bits)
         order_ix = np.argsort(k)
         lp = np.log(np.array([probs[n - 1][g] for g in grams]))
         lb = np.log(np.array([bows[n - 1].get(g, 1.0) if n < order else 1.0 for g in grams]))
         keys.append(k[order_ix]); logp.append(lp[order_ix].astype(np.float32)); logbow.append(lb[order_ix].astype(np.float32))
     # A pruned history has no stored continuation (C(h c) <= C(h) < min_count), so b = 1 is exact
     # for its back-off mass: those lines use the lower order, still normalised.
-    return CharLM(vocab=vocab, order=order, keys=keys, logp=logp, logbow=logbow, unk_logp=float(np.log(unk_p)))
+    return CharLM(vocab=vocab, order=order, keys=keys, logp=logp, logbow=logbow, unk_logp=float(np.log(unk_p)),
+                  bits=bits)
 
 
 class LMSet:
@@ -251,7 +270,7 @@ def _from_tensors(f, lang: str, info: dict) -> CharLM:
                   keys=[t(f"keys{n}").astype(np.int64) for n in range(1, order + 1)],
                   logp=[t(f"logp{n}").astype(np.float32) for n in range(1, order + 1)],
                   logbow=[t(f"logbow{n}").astype(np.float32) for n in range(1, order + 1)],
-                  unk_logp=float(info["unk_logp"]))
+                  unk_logp=float(info["unk_logp"]), bits=int(info.get("bits", _OLD_SHIFT)))
 
 
 def save_lms(models: dict[str, CharLM], path: str | os.PathLike[str], info: dict | None = None) -> Path:
@@ -266,7 +285,7 @@ def save_lms(models: dict[str, CharLM], path: str | os.PathLike[str], info: dict
             tensors[f"{lang}/keys{n}"] = lm.keys[n - 1].astype(np.int64)
             tensors[f"{lang}/logp{n}"] = lm.logp[n - 1].astype(np.float16)
             tensors[f"{lang}/logbow{n}"] = lm.logbow[n - 1].astype(np.float16)
-        langs[lang] = {"order": lm.order, "unk_logp": lm.unk_logp, "vocab": int(len(lm.vocab)),
+        langs[lang] = {"order": lm.order, "bits": lm.bits, "unk_logp": lm.unk_logp, "vocab": int(len(lm.vocab)),
                        "ngrams": [int(len(k)) for k in lm.keys]}
     meta = {"format": FORMAT, "info": json.dumps({**(info or {}), "languages": langs})}
     return atomic_write(path, save(tensors, metadata=meta))

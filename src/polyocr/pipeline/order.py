@@ -395,6 +395,34 @@ def _columnar(b: np.ndarray, pieces: list[np.ndarray], t: float) -> bool:
     return float(np.median(fills)) >= 0.7 and min(lengths) >= 8 * t
 
 
+def _title_rows(b: np.ndarray, ids: np.ndarray, gutters: list[tuple[float, float]], full: np.ndarray,
+                t: float) -> list[int]:
+    """The rows above everything else whose pieces meet across a gutter: a heading centred over the
+    columns that the detector or the pipeline cut at the gutter ("5. Кто" | "кричит"). Text runs up
+    to the gutter from both sides, and no line of the row is a column's full-width line (those make
+    the columns' own first row). Left to right, row by row."""
+    out: list[int] = []
+    left = ids
+    while len(left) > 1:
+        first = left[np.argmin(b[left, 1])]
+        h = np.minimum(b[left, 3], b[first, 3]) - np.maximum(b[left, 1], b[first, 1])
+        row = left[h > 0.5 * np.minimum(b[left, 3] - b[left, 1], b[first, 3] - b[first, 1])]
+        others = np.setdiff1d(left, row)
+        if len(row) < 2 or not len(others) or b[row, 3].max() > b[others, 1].min():
+            break
+        crossing = np.array([any(b[i, 0] <= g0 and b[i, 2] >= g1 for g0, g1 in gutters) for i in row])
+        if (full[row] & ~crossing).any():
+            break
+        ends, starts = b[row, 2], b[row, 0]
+        meets = any(((ends >= g0 - t) & (ends <= g1)).any() and ((starts >= g0) & (starts <= g1 + t)).any()
+                    and starts.min() < g0 and ends.max() > g1 for g0, g1 in gutters)
+        if not meets:
+            break
+        out += sorted(row.tolist(), key=lambda i: b[i, 0])
+        left = others
+    return out
+
+
 def _xy(b: np.ndarray, ids: np.ndarray, t: float, depth: int = 0) -> list[int]:
     if len(ids) <= 1 or depth > 200:
         return _leaf(b, ids)
@@ -403,16 +431,36 @@ def _xy(b: np.ndarray, ids: np.ndarray, t: float, depth: int = 0) -> list[int]:
     if xg and _columnar(b, xs, t):
         # Lines in or across a gutter that sit above or below all the columns (a title, a centred
         # page number) come before or after them, not inside whichever column holds their centre.
-        inside = np.array([any(b[i, 0] < g1 and b[i, 2] > g0 for g0, g1 in xg) for i in ids])
-        rest = ids[~inside]
+        # No full-width line may share such a line's row: the gutter valleys, found with a few
+        # crossings allowed, start inside the columns' ragged edges, so every column's first line
+        # may reach into one, and a row of those is the columns' first row, not a title (a
+        # three-column page read its first row across the page).
+        width = b[:, 2] - b[:, 0]
+        full = width > 0.6 * np.median(width[ids])
+        heads = _title_rows(b, ids, xg, full, t)
+        body = np.setdiff1d(ids, heads)
+        # a short line centred on the page is such a line too where a column, not a gutter, holds
+        # the page's middle (a page number under three columns)
+        lo, hi = b[ids, 0].min(), b[ids, 2].max()
+        centred = (np.abs((b[body, 0] + b[body, 2]) / 2 - (lo + hi) / 2) < 0.03 * (hi - lo)) & ~full[body]
+        inside = centred | np.array([any(b[i, 0] < g1 and b[i, 2] > g0 for g0, g1 in xg) for i in body], bool)
+        rest = body[~inside]
+        above: list[int] = []
+        below: list[int] = []
         if inside.any() and len(rest):
             top, bottom = b[rest, 1].min(), b[rest, 3].max()
-            above = [i for i in ids[inside] if b[i, 3] <= top]
-            below = [i for i in ids[inside] if b[i, 1] >= bottom]
-            if above or below:
-                middle = np.array(sorted(set(ids.tolist()) - set(above) - set(below)))
-                return ([i for i in sorted(above, key=lambda i: b[i, 1])] + _xy(b, middle, t, depth + 1)
-                        + [i for i in sorted(below, key=lambda i: b[i, 1])])
+
+            def own_row(i: int) -> bool:
+                h = np.minimum(b[body, 3], b[i, 3]) - np.maximum(b[body, 1], b[i, 1])
+                mates = (h > 0.5 * np.minimum(b[body, 3] - b[body, 1], b[i, 3] - b[i, 1])) & (body != i)
+                return not (mates & full[body]).any()
+
+            above = [i for i in body[inside] if b[i, 3] <= top and own_row(i)]
+            below = [i for i in body[inside] if b[i, 1] >= bottom and own_row(i)]
+        if heads or above or below:
+            middle = np.array(sorted(set(body.tolist()) - set(above) - set(below)), dtype=ids.dtype)
+            return (heads + sorted(above, key=lambda i: b[i, 1]) + _xy(b, middle, t, depth + 1)
+                    + sorted(below, key=lambda i: b[i, 1]))
         return [i for p in xs for i in _xy(b, p, t, depth + 1)]
     yg = _gaps(b[ids, 1], b[ids, 3], 0.05 * t)
     if yg:

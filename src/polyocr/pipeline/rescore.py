@@ -64,6 +64,8 @@ class RescoreConfig:
     alternatives: int = 3      # candidates per doubtful character (the read class and the next best)
     min_alt: float = 0.02      # an alternative below this probability cannot win at these weights
     min_prob: float = 1e-4     # floor for an alternative's probability inside the log
+    max_window: int = 243      # most candidate combinations in one search window (3 ** 5): a line with
+                               # many doubtful characters in a row is searched with a shorter history
 
 
 @dataclass
@@ -81,6 +83,7 @@ class _Plan:
     free: list[bool] = field(default_factory=list)  # per searched position: one candidate in its whole window
     span: tuple[int, int] = (0, 0)        # the positions searched: from the first with a choice to k past the last
     start: int = 0                        # first row of this line's queries in the page batch
+    k: int = 0                            # history length searched (the model's, or shorter: max_window)
 
 
 _WORDLIKE: dict[str, np.ndarray] = {}
@@ -148,9 +151,23 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     return _Plan(reading, top, top_p, ok, runs, order, [cands[r] for r in order], [])
 
 
-def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int]) -> tuple[list[tuple[int, ...]], list[int]]:
-    """Every (history, character) the exact search over ``plan`` needs, as LM indices."""
-    k = lm.order - 1
+def _history(sizes: list[int], k: int, max_window: int) -> int:
+    """The longest history (at most ``k``) whose every window has at most ``max_window`` combinations."""
+    if max(sizes, default=1) ** (k + 1) <= max_window:
+        return k
+    while k > 1:
+        widest = max(math.prod(sizes[max(0, i - k):i + 1]) for i in range(len(sizes)))
+        if widest <= max_window:
+            break
+        k -= 1
+    return k
+
+
+def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int],
+             max_window: int = RescoreConfig.max_window) -> tuple[list[tuple[int, ...]], list[int]]:
+    """Every (history, character) the exact search over ``plan`` needs, as LM indices (histories of the
+    model's full length; a search with a shorter one cuts them with -1)."""
+    full = lm.order - 1
 
     def lm_id(c: int) -> int:
         v = lm_ids.get(c)
@@ -167,22 +184,25 @@ def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int]) 
     plan.combos = []
     plan.free = []
     sizes = [len(c) for c in plan.cands]
+    k = plan.k = _history(sizes, full, max_window) if full > 0 else 0
     # outside [first choice, last choice + k] every window holds one candidate: the same LM terms on
     # every path, so the search leaves those positions out (most of a line, on most lines)
     choices = [i for i, n in enumerate(sizes) if n > 1]
     plan.span = (choices[0], min(len(sizes), choices[-1] + k + 1)) if choices else (0, 0)
+    seen = list(itertools.accumulate((n > 1 for n in sizes), initial=0))   # choices before each position
     for i in range(*plan.span):
         lo = max(0, i - k)
         # a character whose whole window has one candidate adds the same LM term to every path: no query
-        free = all(sizes[j] == 1 for j in range(lo, i + 1))
+        free = seen[i + 1] == seen[lo]
         plan.free.append(free)
+        if free:
+            plan.combos.append([(0,) * (i + 1 - lo)])
+            continue
         combos = list(itertools.product(*[range(sizes[j]) for j in range(lo, i + 1)]))
         plan.combos.append(combos)
-        if free:
-            continue
         for combo in combos:
             h = tuple(v for v in (ids[lo + j][c] for j, c in enumerate(combo[:-1])) if v != _GONE)
-            h = (BOS if lo == 0 else -1,) * (k - len(h)) + h
+            h = (BOS if lo == 0 else -1,) * (full - len(h)) + h
             hists.append(h)
             chars.append(ids[i][combo[-1]] if ids[i][combo[-1]] != _GONE else -1)
     return hists, chars
@@ -273,7 +293,7 @@ def _rescore_lines(readings: Sequence[LineReading], lm: CharLM, charset: Charset
     for p in plans:
         if p is not None:
             p.start = len(chars)
-            h, c = _queries(p, lm, charset, lm_ids)
+            h, c = _queries(p, lm, charset, lm_ids, cfg.max_window)
             hists += h
             chars += c
     if not chars:
@@ -286,7 +306,7 @@ def _rescore_lines(readings: Sequence[LineReading], lm: CharLM, charset: Charset
             out.append(r)
             continue
         n = sum(len(c) for c, free in zip(p.combos, p.free) if not free)
-        out.append(_apply(p, _search(p, lp[p.start:p.start + n], k, cfg), charset))
+        out.append(_apply(p, _search(p, lp[p.start:p.start + n], p.k, cfg), charset))
     return out
 
 
