@@ -11,7 +11,7 @@ import torch
 import polyocr
 from polyocr.bidi import to_visual
 from polyocr.charset import BLANK, Charset
-from polyocr.pipeline.recognize import (INK_MARGIN, NoWeights, Recognizer, ctc_greedy, cut_to_ink, finish_line, is_vertical, pad_batch, split_wide,
+from polyocr.pipeline.recognize import (INK_MARGIN, NoWeights, Recognizer, ctc_greedy, cut_to_ink, erase_rules, finish_line, is_vertical, pad_batch, split_wide,
                                         plan_batches, prepare_line)
 
 torch.set_num_threads(1)
@@ -266,3 +266,56 @@ def test_split_wide_cuts_in_the_gaps_between_characters():
     solid = rng.normal(0, 1, (32, 5000)).astype(np.float32)                # no gap anywhere: plain cuts
     assert all(p.shape[1] <= 1600 for p in split_wide(solid, 1600))
     assert sum(p.shape[1] for p in split_wide(solid, 1600)) == 5000
+
+
+_DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def _underlined(text: str, width: int = 420, rule: bool = True, gap: int = 3) -> tuple[np.ndarray, int]:
+    """A form value as a detector crop catches it: text over a 2 px field rule that runs on to the
+    crop's right edge (DejaVu Sans 20 px in a 40 px strip)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("L", (width, 40), 235)
+    draw, font = ImageDraw.Draw(img), ImageFont.truetype(_DEJAVU, 20)
+    draw.text((8, 6), text, fill=30, font=font)
+    y = 6 + font.getmetrics()[0] + gap
+    if rule:
+        draw.line([(6, y), (width - 1, y)], fill=40, width=2)
+    return np.asarray(img), y
+
+
+def test_a_field_rule_under_a_line_is_painted_over_and_its_letters_kept():
+    line, y = _underlined("jiyeong@daum.net", gap=1)         # the rule 1 px under the baseline
+    plain, _ = _underlined("jiyeong@daum.net", rule=False)
+    out = erase_rules(line)
+    changed = sorted(set(np.nonzero(out != line)[0].tolist()))
+    assert changed and min(changed) >= y - 2 and max(changed) <= y + 2          # only the rule's rows
+    assert (np.abs(out[y - 1:y + 2, 260:].astype(int) - 235) <= 16).all()       # right of the text: gone
+    # the descenders of j, y and g cross the rule: their pixels stay where they are ink above and below
+    below = out[y + 2:].astype(int) < 140
+    assert below.sum() == (plain[y + 2:].astype(int) < 140).sum() > 0
+    assert np.array_equal(out[:y - 2], line[:y - 2])                            # the text itself untouched
+
+
+def test_what_is_no_rule_is_left_alone():
+    plain, _ = _underlined("Invoice No. 55778", rule=False)
+    assert np.array_equal(erase_rules(plain), plain)                  # text only
+    dash = np.full((30, 50), 235, np.uint8)
+    dash[14:16, 6:44] = 30                                            # a dash (or 一) alone in a short crop
+    assert np.array_equal(erase_rules(dash), dash)
+    block = np.full((40, 400), 235, np.uint8)
+    block[10:30, :] = 40                                              # a shaded band: too thick for a rule
+    assert np.array_equal(erase_rules(block), block)
+    assert np.array_equal(erase_rules(np.full((40, 400), 235, np.uint8)), np.full((40, 400), 235, np.uint8))
+
+
+def test_the_shipped_recogniser_reads_an_underlined_value_without_the_rule():
+    """Real ONNX inference: before the rule was painted over, this crop read "jiyeong@daumnet_"."""
+    rec = Recognizer(threads=1)
+    assert rec.meta.ink_margin is not None                          # the page path, where rules are erased
+    line, _ = _underlined("jiyeong@daum.net")
+    assert rec.recognize([line])[0].text == "jiyeong@daum.net"
+    kept = prepare_line(line, rec.height, False, None, ink_margin=rec.meta.ink_margin, rules=False)
+    erased = prepare_line(line, rec.height, False, None, ink_margin=rec.meta.ink_margin)
+    assert kept.shape[0] == erased.shape[0] and not np.array_equal(kept, erased)

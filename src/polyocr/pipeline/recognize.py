@@ -16,6 +16,8 @@ Conventions (recorded in ``model.json`` and checked when loading):
   across to its ink plus that many ink thicknesses a side (never padded), so the text fills the height
   as in the training crops, whatever margin the caller's crop had (detector boxes, typeset boxes,
   user crops). Measured with v15 at 0.25: validation lines 0.041 → 0.039, held-out 0.056 → 0.053.
+  Before that cut, horizontal rules the crop caught (form fields' underlines, table borders) are
+  painted over (:func:`erase_rules`), so the cut does not keep them and the recogniser does not read them.
 * **Vertical lines** (vertical-rl columns, read top to bottom) are turned 90° counter-clockwise, so the
   top of the column becomes the left of a horizontal line; CJK glyphs then lie on their side and
   sideways Latin stands upright. ``vertical=None`` means: vertical when the crop is more than twice
@@ -45,7 +47,7 @@ from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
 
 __all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
-           "is_vertical", "ink_extent", "cut_to_ink", "INK_MARGIN", "split_wide", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "with_direction", "admitted_frames", "redecode", "infer_direction",
+           "is_vertical", "ink_extent", "erase_rules", "cut_to_ink", "INK_MARGIN", "split_wide", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "with_direction", "admitted_frames", "redecode", "infer_direction",
            "default_recognizer"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
@@ -159,6 +161,69 @@ def ink_extent(strip: np.ndarray) -> tuple[int, int]:
     return (int(rows[0]), int(rows[-1])) if len(rows) else (0, strip.shape[0] - 1)
 
 
+def _longest_runs(rows: np.ndarray, close: int) -> np.ndarray:
+    """Per boolean row, the longest run of True with gaps of up to ``close`` bridged."""
+    out = np.zeros(len(rows), int)
+    for i, row in enumerate(rows):
+        cols = np.flatnonzero(row)
+        if len(cols):
+            breaks = np.flatnonzero(np.diff(cols) > close + 1)
+            starts = np.concatenate(([cols[0]], cols[breaks + 1]))
+            ends = np.concatenate((cols[breaks], [cols[-1]]))
+            out[i] = int((ends - starts).max()) + 1
+    return out
+
+
+def erase_rules(strip: np.ndarray, reach: float = 0.75, min_heights: float = 1.5, own: float = 0.4,
+                max_thick: float = 0.12, close: int = 2) -> np.ndarray:
+    """A gray strip (text running left to right) with its horizontal rules painted over in the background.
+
+    Form fields underline their values to the margin, and table rows carry cell borders: a detector
+    box around the text then crops part of the rule, which the recogniser, trained on rule-free lines,
+    reads as trailing "…"/"_" and turns a nearby "." into "_" (generated form pages, session 14). A rule
+    is one ink run (gaps up to ``close`` px bridged) over ``reach`` of the width and at least
+    ``min_heights`` strip heights (a dash or a 一 alone in its crop stays), in one pixel row or two (a
+    warped crop spreads a thin rule over two), each with ink on ``own`` of its width. A band of rule rows
+    thicker than ``max_thick`` × the height (a shaded or inverted block) is kept. Pixels where a stroke
+    crosses the rule (ink just above and just below the band) are kept, so descenders survive.
+    """
+    h, w = strip.shape
+    need = max(reach * w, min_heights * h)
+    if need > w or h < 3:
+        return strip
+    hist = np.cumsum(np.bincount(strip[::2, ::2].ravel(), minlength=256))
+    bg = int(np.searchsorted(hist, hist[-1] // 2))  # the median gray: the background
+    ink = (strip < bg - 48) | (strip > bg + 48)     # as ink_extent: far from the background
+    count = ink.view(np.uint8).sum(axis=1, dtype=np.int32)
+    if count.max() < own * w:                       # most crops: no row is even close
+        return strip
+    pair = ink[:-1] | ink[1:]                       # rows y and y+1 together
+    cand = np.flatnonzero(pair.view(np.uint8).sum(axis=1, dtype=np.int32) >= need)
+    if not len(cand):
+        return strip
+    long = np.zeros(h, bool)                        # pair (y, y+1) holds a rule
+    long[cand] = _longest_runs(pair[cand], close) >= need
+    rule = (count >= own * w) & (long | np.concatenate(([False], long[:-1])))
+    if not rule.any():
+        return strip
+    out = strip.copy()
+    thick = max(2, int(max_thick * h))
+    rows = np.flatnonzero(rule)
+    for band in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1):
+        a, b = int(band[0]), int(band[-1])
+        if b - a + 1 > thick:
+            continue
+        above = ink[a - 1] if a > 0 else np.zeros(w, bool)
+        below = ink[b + 1] if b + 1 < h else np.zeros(w, bool)
+        paint = ink[a:b + 1] & ~(above & below)[None, :]
+        out[a:b + 1][paint] = bg
+        for y in (a - 1, b + 1):   # the rule's faint anti-aliased edge, where the row holds no ink there
+            if 0 <= y < h:
+                faint = (np.abs(strip[y].astype(np.int16) - bg) > 16) & ~ink[y]
+                out[y][faint] = bg
+    return out
+
+
 def cut_to_ink(strip: np.ndarray, margin: float) -> np.ndarray:
     """A gray strip (text running left to right) cut across to its ink plus ``margin`` × the ink's
     thickness on each side; never padded, so a crop already tighter than that is kept as it is."""
@@ -169,12 +234,15 @@ def cut_to_ink(strip: np.ndarray, margin: float) -> np.ndarray:
 
 
 def prepare_line(image: Any, height: int = HEIGHT, vertical: bool | None = None,
-                 max_width: int | None = MAX_WIDTH, aspect: float = 1.0, ink_margin: float | None = None) -> np.ndarray:
+                 max_width: int | None = MAX_WIDTH, aspect: float = 1.0, ink_margin: float | None = None,
+                 rules: bool = True) -> np.ndarray:
     """One line image → float32 (height, width) model input, normalised; see the module docstring.
 
     ``aspect`` stretches the width (training augmentation; 1.0 at inference). ``ink_margin``: cut the
     crop across to its ink plus this × its thickness first (None: as given; training draws its own).
     ``max_width=None``: never squeeze (the Recognizer reads wider lines in pieces, :func:`split_wide`).
+    With ``ink_margin``, horizontal rules the crop caught are painted over first (:func:`erase_rules`;
+    ``rules=False`` keeps them).
     """
     gray = to_gray(image)
     if gray.size == 0:
@@ -184,6 +252,8 @@ def prepare_line(image: Any, height: int = HEIGHT, vertical: bool | None = None,
     if vertical:
         gray = np.ascontiguousarray(np.rot90(gray, 1))  # counter-clockwise: top of the column → left
     if ink_margin is not None:
+        if rules:
+            gray = erase_rules(gray)
         gray = cut_to_ink(gray, ink_margin)
     h, w = gray.shape
     new_w = max(1, round(w * height / h * aspect))
