@@ -57,6 +57,17 @@ def test_which_language_and_scripts_a_line_is_decoded_with():
     assert line_scripts("слово word", "en") == frozenset({"latin", "cyrillic"})
 
 
+def test_one_or_two_letters_of_a_script_the_page_does_not_write_follow_the_page():
+    # whole lines of 1-2 letters: specks, bullets, pieces of words in an unseen font (generated pages)
+    assert constraint_language("子", "zh-Hans", "en") == "en"
+    assert constraint_language("우국", "ko", "ar") == "ar"
+    assert constraint_language("ですね", "ja", "zh-Hans") == "ja"                  # three letters: its own
+    # a lone 一 read for a dash is no Chinese word in a Russian line; two Han letters are
+    assert line_scripts("Ревность 一- разновидность", "ru") == frozenset({"latin", "cyrillic"})
+    assert line_scripts("Ревность (北京) разновидность", "ru") == frozenset({"latin", "cyrillic", "han"})
+    assert line_scripts("子", "en") == frozenset({"latin"})
+
+
 def test_han_variant_is_dropped_only_on_decisive_pages():
     cs = Charset.load()
     hans = ["这个国家的经济发展说明了问题", "简体中文的书写"]

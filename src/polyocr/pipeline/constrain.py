@@ -8,8 +8,9 @@ again (:func:`polyocr.pipeline.recognize.redecode`) from each frame's K best cla
 
 * digits, punctuation and symbols (no script), Latin (every language's text carries it), and the
   scripts of the line's language (ja: kana + Han, ko: Hangul + Han, zh: Han, ru: Cyrillic, ...);
-* any script that makes up at least half the letters of one of the line's words, so a real Russian
-  word or a "(北京)" in an English line stays as read;
+* any script that makes up at least half the letters of one of the line's words, two letters or more,
+  so a real Russian word or a "(北京)" in an English line stays as read, while a lone 一 read for a
+  dash in a Russian line does not;
 * on a page whose Han characters decisively say Simplified (or Traditional), not the other
   standard's own forms on its Chinese lines (decided per page: one line has too few such characters).
 
@@ -41,20 +42,25 @@ LANG_SCRIPTS: dict[str, frozenset[str]] = {
 _DISTINCT = {"en": "latin", "ru": "cyrillic", "ar": "arabic", "he": "hebrew", "ko": "hangul", "ja": "kana",
              "zh-Hans": "han", "zh-Hant": "han"}
 MIN_OWN_SHARE = 0.3          # of a line's letters in its language's distinctive script, to keep its label
+MIN_OWN_LETTERS = 3          # ... and at least this many: a 1-2 letter line follows the page
 MIN_WORD_SHARE = 0.5         # of a word's letters, for a foreign script to be admitted on that line
+MIN_WORD_LETTERS = 2         # ... and at least this many of that script in the word
 VARIANT_MIN_VOTES, VARIANT_RATIO = 8, 3.0
 
 
 def constraint_language(text: str, lang: str, main: str) -> str:
     """The language whose characters the line is decoded with: its own label, unless that label
-    rests on less than :data:`MIN_OWN_SHARE` of its letters, then the page's main language."""
+    rests on less than :data:`MIN_OWN_SHARE` of its letters or on fewer than :data:`MIN_OWN_LETTERS`
+    letters, then the page's main language. Fragments of one or two letters in a script the page
+    does not write (子, ロ or ي on an English page, 우국 on an Arabic one) are mostly specks, bullets
+    or a piece of a word in an unseen font, read as the nearest glyph of any script."""
     if lang == main or lang not in _DISTINCT:
         return lang if lang in LANG_SCRIPTS else main
     letters = [s for s in map(script_of, text) if s]
     if not letters:
         return main
-    own = sum(1 for s in letters if s == _DISTINCT[lang]) / len(letters)
-    return lang if own >= MIN_OWN_SHARE else main
+    own = sum(1 for s in letters if s == _DISTINCT[lang])
+    return lang if own >= MIN_OWN_SHARE * len(letters) and own >= MIN_OWN_LETTERS else main
 
 
 def line_scripts(text: str, lang: str) -> frozenset[str]:
@@ -63,7 +69,7 @@ def line_scripts(text: str, lang: str) -> frozenset[str]:
     for word in text.split():
         letters = Counter(s for s in map(script_of, word) if s)
         total = sum(letters.values())
-        scripts.update(s for s, n in letters.items() if n >= MIN_WORD_SHARE * total)
+        scripts.update(s for s, n in letters.items() if n >= MIN_WORD_SHARE * total and n >= MIN_WORD_LETTERS)
     return frozenset(scripts)
 
 
