@@ -226,6 +226,30 @@ def test_a_stack_read_as_one_vertical_line_is_read_again_as_rows(pipe):
     assert [r.line.text for r in again[3:]] == numbers
 
 
+def test_rows_of_a_number_stack_stop_before_their_dot_leaders(pipe):
+    # As on a contents page whose numbers stand next to their leaders: the rows _restack cuts from
+    # the stack were read with the leader's first dot (".49" for 49 on a generated Arabic page).
+    from polyocr.pipeline.detect import DetectedLine
+    from polyocr.pipeline.pipeline import crop_line
+
+    rgb, boxes, nboxes, entries, numbers = _toc_page()
+    rgb = rgb.copy()
+    for (a, b, c, d), (e0, _, _, _) in zip(boxes, nboxes):
+        base = d - 6
+        for x in range(e0 - 8, c + 10, -10):                    # 3 px dots up to 5 px from the number
+            rgb[base - 3:base, x - 3:x] = 0
+    lines = [DetectedLine(np.array([[a, b - 6], [c, b - 6], [c, d + 6], [a, d + 6]], np.float32), 0.9, False)
+             for a, b, c, d in boxes]
+    x0, y0 = min(b[0] for b in nboxes) - 10, nboxes[0][1] - 4
+    x1, y1 = max(b[2] for b in nboxes) + 6, nboxes[-1][3] + 4
+    lines.append(DetectedLine(np.array([[x1, y0], [x1, y1], [x0, y1], [x0, y0]], np.float32), 0.9, True))
+    readings = pipe.recognizer.read([crop_line(rgb, d.quad, d.vertical, pipe.margin) for d in lines],
+                                    [d.vertical for d in lines])
+    out, again = pipe._restack(rgb, lines, list(readings))
+    assert sum(d.vertical for d in out) == 0
+    assert [r.line.text for r in again[3:]] == numbers
+
+
 def test_a_number_line_on_an_arabic_page_comes_out_in_logical_order(pipe):
     """A phone number on its own line of an Arabic page, displayed right to left as the bidirectional
     algorithm lays it out ("6028 543 50 966+"), reads as the number typed ("+966 50 543 6028")."""

@@ -437,8 +437,8 @@ class Pipeline:
 
     # -- one page -------------------------------------------------------------------------------------
 
-    def _restack(self, rgb: np.ndarray, lines: list[DetectedLine], readings: list[LineReading]
-                 ) -> tuple[list[DetectedLine], list[LineReading]]:
+    def _restack(self, rgb: np.ndarray, lines: list[DetectedLine], readings: list[LineReading],
+                 gray: np.ndarray | None = None) -> tuple[list[DetectedLine], list[LineReading]]:
         """Read again, as rows, the vertical detections of a horizontal page that read badly.
 
         A column of short items stacked one under another (right-aligned page numbers in a table
@@ -459,6 +459,10 @@ class Pipeline:
             pieces += [(k, d) for d in ink_rows(rgb, lines[k])]
         if not pieces:
             return lines, readings
+        # the rows of a contents page's number column run into their dot leaders, as entries do
+        # (".49" for 49 on an Arabic contents page, where the leader starts just right of the number)
+        trimmed = trim_leaders(gray if gray is not None else gray_page(rgb), [d for _, d in pieces], self.margin)
+        pieces = [(k, d) for (k, _), d in zip(pieces, trimmed)]
         crops = [crop_line(rgb, d.quad, False, self.margin) for _, d in pieces]
         again = self.recognizer.read(crops, [False] * len(crops))
         rows: dict[int, list[float]] = {}
@@ -501,7 +505,7 @@ class Pipeline:
         crops = [crop_line(rgb, ln.quad, ln.vertical, self.margin) for ln in lines]
         readings = self.recognizer.read(crops, [ln.vertical for ln in lines]) if crops else []
         t.recognize = time.perf_counter() - t0
-        lines, readings = self._restack(rgb, lines, list(readings))
+        lines, readings = self._restack(rgb, lines, list(readings), gray)
         kept = [(ln, r) for ln, r in zip(lines, readings)
                 if r.line.text.strip() and r.line.confidence >= self.config.min_confidence]
         langs, main = page_languages([r.line.text for _, r in kept], self.config.languages)
