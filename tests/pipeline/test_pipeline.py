@@ -206,22 +206,31 @@ def test_ink_rows_cut_a_stack_of_numbers_into_rows():
         assert abs(r.quad[:, 1].mean() - (by0 + by1) / 2) < 8
 
 
-def test_a_stack_read_as_one_vertical_line_is_read_again_as_rows(pipe):
-    # The detector can return a column of right-aligned page numbers as one vertical line, which
-    # reads as junk below the confidence floor: _restack reads its ink rows as horizontal lines.
+def _stacked(pipe, rgb, boxes, nboxes, left: int = 6):
+    """The entries as detected lines, and the page numbers as one vertical detection (``left`` px
+    wider than the numbers on their left), with the recogniser's first readings of all of them."""
     from polyocr.pipeline.detect import DetectedLine
-    from polyocr.pipeline.pipeline import RESTACK_BELOW, crop_line
+    from polyocr.pipeline.pipeline import crop_line
 
-    rgb, boxes, nboxes, entries, numbers = _toc_page()
     lines = [DetectedLine(np.array([[a, b - 6], [c, b - 6], [c, d + 6], [a, d + 6]], np.float32), 0.9, False)
              for a, b, c, d in boxes]
-    x0, y0 = min(b[0] for b in nboxes) - 6, nboxes[0][1] - 4
+    x0, y0 = min(b[0] for b in nboxes) - left, nboxes[0][1] - 4
     x1, y1 = max(b[2] for b in nboxes) + 6, nboxes[-1][3] + 4
     lines.append(DetectedLine(np.array([[x1, y0], [x1, y1], [x0, y1], [x0, y0]], np.float32), 0.9, True))
     readings = pipe.recognizer.read([crop_line(rgb, d.quad, d.vertical, pipe.margin) for d in lines],
                                     [d.vertical for d in lines])
+    return lines, list(readings)
+
+
+def test_a_stack_read_as_one_vertical_line_is_read_again_as_rows(pipe):
+    # The detector can return a column of right-aligned page numbers as one vertical line, which
+    # reads as junk below the confidence floor: _restack reads its ink rows as horizontal lines.
+    from polyocr.pipeline.pipeline import RESTACK_BELOW
+
+    rgb, boxes, nboxes, entries, numbers = _toc_page()
+    lines, readings = _stacked(pipe, rgb, boxes, nboxes)
     assert readings[-1].line.confidence < RESTACK_BELOW                   # the stack reads as junk
-    out, again = pipe._restack(rgb, lines, list(readings))
+    out, again = pipe._restack(rgb, lines, readings)
     assert sum(d.vertical for d in out) == 0 and len(out) == 6
     assert [r.line.text for r in again[3:]] == numbers
 
@@ -229,23 +238,14 @@ def test_a_stack_read_as_one_vertical_line_is_read_again_as_rows(pipe):
 def test_rows_of_a_number_stack_stop_before_their_dot_leaders(pipe):
     # As on a contents page whose numbers stand next to their leaders: the rows _restack cuts from
     # the stack were read with the leader's first dot (".49" for 49 on a generated Arabic page).
-    from polyocr.pipeline.detect import DetectedLine
-    from polyocr.pipeline.pipeline import crop_line
-
     rgb, boxes, nboxes, entries, numbers = _toc_page()
     rgb = rgb.copy()
     for (a, b, c, d), (e0, _, _, _) in zip(boxes, nboxes):
         base = d - 6
         for x in range(e0 - 8, c + 10, -10):                    # 3 px dots up to 5 px from the number
             rgb[base - 3:base, x - 3:x] = 0
-    lines = [DetectedLine(np.array([[a, b - 6], [c, b - 6], [c, d + 6], [a, d + 6]], np.float32), 0.9, False)
-             for a, b, c, d in boxes]
-    x0, y0 = min(b[0] for b in nboxes) - 10, nboxes[0][1] - 4
-    x1, y1 = max(b[2] for b in nboxes) + 6, nboxes[-1][3] + 4
-    lines.append(DetectedLine(np.array([[x1, y0], [x1, y1], [x0, y1], [x0, y0]], np.float32), 0.9, True))
-    readings = pipe.recognizer.read([crop_line(rgb, d.quad, d.vertical, pipe.margin) for d in lines],
-                                    [d.vertical for d in lines])
-    out, again = pipe._restack(rgb, lines, list(readings))
+    lines, readings = _stacked(pipe, rgb, boxes, nboxes, left=10)
+    out, again = pipe._restack(rgb, lines, readings)
     assert sum(d.vertical for d in out) == 0
     assert [r.line.text for r in again[3:]] == numbers
 
