@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from polyocr.charset import Charset
-from polyocr.pipeline.constrain import (allowed_classes, constrain_page, constraint_language, line_scripts,
+from polyocr.pipeline.constrain import (allowed_classes, constrain_page, constraint_language, line_scripts, page_scripts,
                                         page_variant, LANG_SCRIPTS)
 from polyocr.pipeline.recognize import LineReading, RecognizedLine, redecode
 
@@ -58,14 +58,26 @@ def test_which_language_and_scripts_a_line_is_decoded_with():
 
 
 def test_one_or_two_letters_of_a_script_the_page_does_not_write_follow_the_page():
+    english = ["Contents of the report", "Chapter one and its sections", "子", "ロ"] * 3
+    written = page_scripts(english)
+    assert written == frozenset({"latin"})
     # whole lines of 1-2 letters: specks, bullets, pieces of words in an unseen font (generated pages)
-    assert constraint_language("子", "zh-Hans", "en") == "en"
-    assert constraint_language("우국", "ko", "ar") == "ar"
-    assert constraint_language("ですね", "ja", "zh-Hans") == "ja"                  # three letters: its own
+    assert constraint_language("子", "zh-Hans", "en", written) == "en"
+    assert constraint_language("우국", "ko", "ar", frozenset({"arabic", "latin"})) == "ar"
+    assert constraint_language("ですね", "ja", "zh-Hans", frozenset({"han"})) == "ja"     # three letters
     # a lone 一 read for a dash is no Chinese word in a Russian line; two Han letters are
-    assert line_scripts("Ревность 一- разновидность", "ru") == frozenset({"latin", "cyrillic"})
-    assert line_scripts("Ревность (北京) разновидность", "ru") == frozenset({"latin", "cyrillic", "han"})
-    assert line_scripts("子", "en") == frozenset({"latin"})
+    russian = frozenset({"cyrillic", "latin"})
+    assert line_scripts("Ревность 一- разновидность", "ru", russian) == russian
+    assert line_scripts("Ревность (北京) разновидность", "ru", russian) == frozenset({"latin", "cyrillic", "han"})
+    assert line_scripts("子", "en", written) == frozenset({"latin"})
+    # a Japanese form whose Latin lines make English its main language still writes Han and kana:
+    # its short lines and one-letter names keep them
+    form = ["例えば", "林 裕美子", "請求書番号", "2024-01-05", "tanaka@example.com", "No. 12345"] * 6
+    written = page_scripts(form)
+    assert {"han", "kana", "latin"} <= written
+    assert constraint_language("例えば", "ja", "en", written) == "ja"
+    assert "han" in line_scripts("林 裕美子", "en", written)
+    assert constraint_language("えば", "ja", "en", frozenset({"latin"})) == "en"           # two stray letters
 
 
 def test_han_variant_is_dropped_only_on_decisive_pages():

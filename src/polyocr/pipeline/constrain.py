@@ -8,9 +8,9 @@ again (:func:`polyocr.pipeline.recognize.redecode`) from each frame's K best cla
 
 * digits, punctuation and symbols (no script), Latin (every language's text carries it), and the
   scripts of the line's language (ja: kana + Han, ko: Hangul + Han, zh: Han, ru: Cyrillic, ...);
-* any script that makes up at least half the letters of one of the line's words, two letters or more,
-  so a real Russian word or a "(北京)" in an English line stays as read, while a lone 一 read for a
-  dash in a Russian line does not;
+* any script that makes up at least half the letters of one of the line's words (two letters or more
+  of a script the page hardly writes, :func:`page_scripts`), so a real Russian word or a "(北京)" in
+  an English line stays as read, while a lone 一 read for a dash in a Russian line does not;
 * on a page whose Han characters decisively say Simplified (or Traditional), not the other
   standard's own forms on its Chinese lines (decided per page: one line has too few such characters).
 
@@ -30,7 +30,7 @@ from polyocr.charset import Charset
 from polyocr.pipeline.language import han_variant, script_of
 from polyocr.pipeline.recognize import LineReading, redecode
 
-__all__ = ["LANG_SCRIPTS", "constraint_language", "line_scripts", "page_variant", "allowed_classes", "page_constraints", "constrain_page"]
+__all__ = ["LANG_SCRIPTS", "constraint_language", "line_scripts", "page_scripts", "page_variant", "allowed_classes", "page_constraints", "constrain_page"]
 
 LANG_SCRIPTS: dict[str, frozenset[str]] = {
     "en": frozenset({"latin"}), "ru": frozenset({"latin", "cyrillic"}), "ar": frozenset({"latin", "arabic"}),
@@ -42,34 +42,55 @@ LANG_SCRIPTS: dict[str, frozenset[str]] = {
 _DISTINCT = {"en": "latin", "ru": "cyrillic", "ar": "arabic", "he": "hebrew", "ko": "hangul", "ja": "kana",
              "zh-Hans": "han", "zh-Hant": "han"}
 MIN_OWN_SHARE = 0.3          # of a line's letters in its language's distinctive script, to keep its label
-MIN_OWN_LETTERS = 3          # ... and at least this many: a 1-2 letter line follows the page
 MIN_WORD_SHARE = 0.5         # of a word's letters, for a foreign script to be admitted on that line
-MIN_WORD_LETTERS = 2         # ... and at least this many of that script in the word
+# A script the page hardly writes (fewer letters than this share of the page's, or this count) is
+# admitted only on STRAY_MIN_LETTERS letters or more: in a line label, or within one word.
+STRAY_SHARE, STRAY_COUNT, STRAY_MIN_LETTERS = 0.02, 10, (3, 2)
 VARIANT_MIN_VOTES, VARIANT_RATIO = 8, 3.0
 
 
-def constraint_language(text: str, lang: str, main: str) -> str:
+def page_scripts(texts: Sequence[str]) -> frozenset[str]:
+    """The scripts a page writes: each with at least :data:`STRAY_SHARE` of its letters and
+    :data:`STRAY_COUNT` of them. The others are strays: one or two letters in a script the page does
+    not write (子, ロ or ي on an English page, 우국 on an Arabic one, a lone 一 read for a dash in a
+    Russian line) are mostly specks, bullets or a piece of a word in an unseen font, read as the
+    nearest glyph of any script. A Japanese form whose many Latin lines make English its main
+    language still writes Han and kana, so its one-letter names (林) stay."""
+    counts = Counter(s for t in texts for s in map(script_of, t) if s)
+    total = sum(counts.values())
+    return frozenset(s for s, n in counts.items() if n >= max(STRAY_COUNT, STRAY_SHARE * total))
+
+
+def constraint_language(text: str, lang: str, main: str, written: frozenset[str] | None = None) -> str:
     """The language whose characters the line is decoded with: its own label, unless that label
-    rests on less than :data:`MIN_OWN_SHARE` of its letters or on fewer than :data:`MIN_OWN_LETTERS`
-    letters, then the page's main language. Fragments of one or two letters in a script the page
-    does not write (子, ロ or ي on an English page, 우국 on an Arabic one) are mostly specks, bullets
-    or a piece of a word in an unseen font, read as the nearest glyph of any script."""
+    rests on less than :data:`MIN_OWN_SHARE` of its letters, or, where the page does not write the
+    label's script (``written``: :func:`page_scripts`; None: every script), on fewer than three
+    letters of the language's own scripts; then the page's main language."""
     if lang == main or lang not in _DISTINCT:
         return lang if lang in LANG_SCRIPTS else main
     letters = [s for s in map(script_of, text) if s]
     if not letters:
         return main
     own = sum(1 for s in letters if s == _DISTINCT[lang])
-    return lang if own >= MIN_OWN_SHARE * len(letters) and own >= MIN_OWN_LETTERS else main
+    if own < MIN_OWN_SHARE * len(letters):
+        return main
+    if written is not None and _DISTINCT[lang] not in written:
+        scripts = LANG_SCRIPTS[lang] - {"latin"}
+        if sum(1 for s in letters if s in scripts) < STRAY_MIN_LETTERS[0]:
+            return main
+    return lang
 
 
-def line_scripts(text: str, lang: str) -> frozenset[str]:
-    """Scripts admitted on a line of language ``lang`` whose first reading is ``text``."""
+def line_scripts(text: str, lang: str, written: frozenset[str] | None = None) -> frozenset[str]:
+    """Scripts admitted on a line of language ``lang`` whose first reading is ``text``: a word's
+    script where it holds half the word's letters, and two or more of them if the page does not
+    write it (``written``; None: every script)."""
     scripts = set(LANG_SCRIPTS.get(lang, frozenset()))
     for word in text.split():
         letters = Counter(s for s in map(script_of, word) if s)
         total = sum(letters.values())
-        scripts.update(s for s, n in letters.items() if n >= MIN_WORD_SHARE * total and n >= MIN_WORD_LETTERS)
+        scripts.update(s for s, n in letters.items() if n >= MIN_WORD_SHARE * total
+                       and (written is None or s in written or n >= STRAY_MIN_LETTERS[1]))
     return frozenset(scripts)
 
 
@@ -112,11 +133,12 @@ def page_constraints(readings: Sequence[LineReading], langs: Sequence[str], main
                      charset: Charset) -> list[tuple[str, np.ndarray]]:
     """(constraint language, admitted classes) for every line of a page."""
     variant = page_variant([r.line.text for r, lang in zip(readings, langs) if lang in ("zh-Hans", "zh-Hant")])
+    written = page_scripts([r.line.text for r in readings])
     out = []
     for r, lang in zip(readings, langs):
-        clang = constraint_language(r.line.text, lang, main)
+        clang = constraint_language(r.line.text, lang, main, written)
         drop = {"hans": "hant", "hant": "hans"}.get(variant, "") if clang in ("zh-Hans", "zh-Hant") else ""
-        out.append((clang, allowed_classes(charset, line_scripts(r.line.text, clang), drop)))
+        out.append((clang, allowed_classes(charset, line_scripts(r.line.text, clang, written), drop)))
     return out
 
 
