@@ -24,14 +24,17 @@ class UsageError(Exception):
     """A problem with what the user asked for; printed without a traceback."""
 
 
+LM_MAX_ORDER = 8   # polyocr.models.charlm.MAX_ORDER, not imported here: it would load numpy at start-up
+
+
 def _lang_orders(value: str) -> tuple[tuple[str, int], ...]:
-    """"ar=5,he=5" → (("ar", 5), ("he", 5)), each language known and each order 1..8."""
+    """"ar=5,he=5" → (("ar", 5), ("he", 5)), each language known and each order 1..LM_MAX_ORDER."""
     out = []
     for item in filter(None, (v.strip() for v in value.split(","))):
         lang, sep, n = item.partition("=")
-        if not sep or lang not in LANGUAGES or not n.isdigit() or not 1 <= int(n) <= 8:
+        if not sep or lang not in LANGUAGES or not n.isdigit() or not 1 <= int(n) <= LM_MAX_ORDER:
             raise argparse.ArgumentTypeError(f"{item!r}: expected LANG=N with LANG one of "
-                                             f"{','.join(LANGUAGES)} and N in 1..8")
+                                             f"{','.join(LANGUAGES)} and N in 1..{LM_MAX_ORDER}")
         out.append((lang, int(n)))
     return tuple(out)
 
@@ -650,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="a .safetensors file, or a folder for charlm.safetensors "
                                                 "(the packaged one: src/polyocr/weights)")
     p.add_argument("--langs", type=_langs, default=None, help="comma-separated languages (default: all eight)")
-    p.add_argument("--order", type=int, choices=range(1, 9), metavar="1..8", default=4,
+    p.add_argument("--order", type=int, choices=range(1, LM_MAX_ORDER + 1), metavar=f"1..{LM_MAX_ORDER}", default=4,
                    help="longest n-gram; capped per language where the keys would not fit (Han: 4)")
     p.add_argument("--order-for", type=_lang_orders, default=(), metavar="LANG=N[,LANG=N]",
                    help="another order for some languages (the shipped models: ar=5)")

@@ -60,6 +60,10 @@ def test_wordfreq_sentences_widen_the_corpus_text():
 
 
 def test_cli_sets_the_order_per_language_and_refuses_a_language_not_built(tmp_path):
+    from polyocr.cli import LM_MAX_ORDER
+    from polyocr.models.charlm import MAX_ORDER
+
+    assert LM_MAX_ORDER == MAX_ORDER                         # the CLI's copy of the bound, kept in step
     r = subprocess.run([sys.executable, "-m", "polyocr.cli", "train", "lm", "--out", str(tmp_path),
                         "--langs", "he,ar", "--order", "2", "--order-for", "ar=5"],
                        capture_output=True, text=True, timeout=300)

@@ -43,9 +43,10 @@ _DISTINCT = {"en": "latin", "ru": "cyrillic", "ar": "arabic", "he": "hebrew", "k
              "zh-Hans": "han", "zh-Hant": "han"}
 MIN_OWN_SHARE = 0.3          # of a line's letters in its language's distinctive script, to keep its label
 MIN_WORD_SHARE = 0.5         # of a word's letters, for a foreign script to be admitted on that line
-# A script the page hardly writes (fewer letters than this share of the page's, or this count) is
-# admitted only on STRAY_MIN_LETTERS letters or more: in a line label, or within one word.
-STRAY_SHARE, STRAY_COUNT, STRAY_MIN_LETTERS = 0.02, 10, (3, 2)
+# A script the page hardly writes (fewer letters than this share of the page's, or this count) is a
+# stray: a line keeps a label in it on STRAY_LINE_LETTERS letters, a word admits it on STRAY_WORD_LETTERS.
+STRAY_SHARE, STRAY_COUNT = 0.02, 10
+STRAY_LINE_LETTERS, STRAY_WORD_LETTERS = 3, 2
 VARIANT_MIN_VOTES, VARIANT_RATIO = 8, 3.0
 
 
@@ -76,7 +77,7 @@ def constraint_language(text: str, lang: str, main: str, written: frozenset[str]
         return main
     if written is not None and _DISTINCT[lang] not in written:
         scripts = LANG_SCRIPTS[lang] - {"latin"}
-        if sum(1 for s in letters if s in scripts) < STRAY_MIN_LETTERS[0]:
+        if sum(1 for s in letters if s in scripts) < STRAY_LINE_LETTERS:
             return main
     return lang
 
@@ -90,7 +91,7 @@ def line_scripts(text: str, lang: str, written: frozenset[str] | None = None) ->
         letters = Counter(s for s in map(script_of, word) if s)
         total = sum(letters.values())
         scripts.update(s for s, n in letters.items() if n >= MIN_WORD_SHARE * total
-                       and (written is None or s in written or n >= STRAY_MIN_LETTERS[1]))
+                       and (written is None or s in written or n >= STRAY_WORD_LETTERS))
     return frozenset(scripts)
 
 

@@ -395,6 +395,13 @@ def _columnar(b: np.ndarray, pieces: list[np.ndarray], t: float) -> bool:
     return float(np.median(fills)) >= 0.7 and min(lengths) >= 8 * t
 
 
+def _in_row(b: np.ndarray, ids: np.ndarray, i: int) -> np.ndarray:
+    """Per line of ``ids``: does it share line ``i``'s row (vertical overlap over half the smaller
+    height)? ``i`` itself counts."""
+    h = np.minimum(b[ids, 3], b[i, 3]) - np.maximum(b[ids, 1], b[i, 1])
+    return h > 0.5 * np.minimum(b[ids, 3] - b[ids, 1], b[i, 3] - b[i, 1])
+
+
 def _title_rows(b: np.ndarray, ids: np.ndarray, gutters: list[tuple[float, float]], full: np.ndarray,
                 t: float) -> list[int]:
     """The rows above everything else whose pieces meet across a gutter: a heading centred over the
@@ -404,9 +411,7 @@ def _title_rows(b: np.ndarray, ids: np.ndarray, gutters: list[tuple[float, float
     out: list[int] = []
     left = ids
     while len(left) > 1:
-        first = left[np.argmin(b[left, 1])]
-        h = np.minimum(b[left, 3], b[first, 3]) - np.maximum(b[left, 1], b[first, 1])
-        row = left[h > 0.5 * np.minimum(b[left, 3] - b[left, 1], b[first, 3] - b[first, 1])]
+        row = left[_in_row(b, left, left[np.argmin(b[left, 1])])]
         others = np.setdiff1d(left, row)
         if len(row) < 2 or not len(others) or b[row, 3].max() > b[others, 1].min():
             break
@@ -451,9 +456,7 @@ def _xy(b: np.ndarray, ids: np.ndarray, t: float, depth: int = 0) -> list[int]:
             top, bottom = b[rest, 1].min(), b[rest, 3].max()
 
             def own_row(i: int) -> bool:
-                h = np.minimum(b[body, 3], b[i, 3]) - np.maximum(b[body, 1], b[i, 1])
-                mates = (h > 0.5 * np.minimum(b[body, 3] - b[body, 1], b[i, 3] - b[i, 1])) & (body != i)
-                return not (mates & full[body]).any()
+                return not (_in_row(b, body, i) & (body != i) & full[body]).any()
 
             above = [i for i in body[inside] if b[i, 3] <= top and own_row(i)]
             below = [i for i in body[inside] if b[i, 1] >= bottom and own_row(i)]
