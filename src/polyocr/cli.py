@@ -751,6 +751,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="write the summary and per-page scores here")
     p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="Tesseract processes side by side")
     p.add_argument("--threads", type=_positive, default=2, help="threads for polyocr and RapidOCR")
+    p.add_argument("--hidden-truth", action="store_true",
+                   help="also score ground-truth lines that a realdev build painted over (no ink left in the image); "
+                        "by default they are left out and counted")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="HTTP API (POST /v1/read) and web page on one process")

@@ -3,6 +3,7 @@ fonts (tests/render_util.py), stacked on a white page and saved with their dpi."
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -56,3 +57,31 @@ def write_realdev(folder: Path, pages: list[tuple[str, str]]) -> Path:
         rows.append(f"{pid}\t{lang}\tfixture\t0\tok")
     (folder / "index.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return folder
+
+
+def line_boxes(gray: np.ndarray) -> list[list[int]]:
+    """Boxes of the ink bands of a page of stacked lines (rows with dark pixels, then their columns)."""
+    rows = (gray < 128).any(1)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], rows.astype(int), [0]])))
+    boxes = []
+    for y0, y1 in zip(edges[::2], edges[1::2]):
+        cols = np.flatnonzero((gray[y0:y1] < 128).any(0))
+        boxes.append([int(cols[0]), int(y0), int(cols[-1]) + 1, int(y1)])
+    return boxes
+
+
+def paint_over(folder: Path, pid: str, hide: int, mask_only: int) -> None:
+    """As a realdev build does at its worst: line ``hide`` painted white under a masked region, and a
+    masked region around line ``mask_only`` that leaves its ink; writes ``<pid>.lines.json`` with the
+    line boxes (texts from ``<pid>.txt``) and both regions."""
+    path = folder / f"{pid}.png"
+    gray = np.asarray(Image.open(path).convert("L")).copy()
+    boxes = line_boxes(gray)
+    texts = (folder / f"{pid}.txt").read_text(encoding="utf-8").rstrip("\n").split("\n")
+    assert len(boxes) == len(texts)
+    x0, y0, x1, y1 = boxes[hide]
+    gray[y0:y1, x0:x1] = 255
+    Image.fromarray(gray).convert("RGB").save(path, dpi=(200, 200))
+    regions = [[x0 - 4, y0 - 4, x1 + 4, y1 + 4], boxes[mask_only]]
+    lines = [{"text": t, "bbox": b} for t, b in zip(texts, boxes)]
+    (folder / f"{pid}.lines.json").write_text(json.dumps({"lines": lines, "masked_regions": regions}), encoding="utf-8")

@@ -7,10 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from eval_pages import TEXTS, write_page, write_realdev
+from eval_pages import TEXTS, paint_over, write_page, write_realdev
 
 from polyocr.document import Document
-from polyocr.eval.datasets import generate_heldout_pages, limit_per_language, load_folder, load_pages, load_realdev
+from polyocr.eval.datasets import (generate_heldout_pages, hidden_lines, limit_per_language, load_folder, load_pages,
+                                   load_realdev)
 from polyocr.eval.metrics import _dp_distance, edit_distance, score_text
 from polyocr.languages import shared_dir
 
@@ -108,3 +109,20 @@ def test_scorer_matches_realdev_score_py(tmp_path):
         for key, value in ours.items():
             assert value == pytest.approx(theirs[pid][key], abs=1e-12), (pid, key)
     assert 0 < theirs["en-a"]["ned_ws"] < 0.2 and theirs["ru-a"]["ned_ws"] == 1.0
+
+
+def test_realdev_lines_painted_over_are_not_scored(tmp_path):
+    """realdev paints white the regions its text layer does not transcribe, and sometimes a region
+    holds transcribed lines too: truth without pixels. Only a line mostly under a mask *and* without ink
+    is left out; a mask that left its ink, or a truth that is not its line boxes' text, changes nothing."""
+    write_realdev(tmp_path, [("en-1", "en")])
+    path = tmp_path / "en-1.png"
+    paint_over(tmp_path, "en-1", hide=1, mask_only=2)            # line 2 painted away, a mask around line 3's ink
+    assert hidden_lines(tmp_path / "en-1.lines.json", path) == {1}
+    page = load_realdev(tmp_path)[0]
+    assert page.text == "\n".join([TEXTS["en"][0], TEXTS["en"][2]]) and page.hidden == 1
+    whole = load_realdev(tmp_path, hidden_truth=True)[0]
+    assert whole.text == "\n".join(TEXTS["en"]) + "\n" and whole.hidden == 0
+    # the truth file differs from the line boxes' text: kept whole, nothing guessed
+    (tmp_path / "en-1.txt").write_text("something else\n", encoding="utf-8")
+    assert load_realdev(tmp_path)[0].text == "something else\n"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from eval_pages import write_realdev
+from eval_pages import paint_over, write_realdev
 
 from polyocr.cli import main
 from polyocr.eval.report import format_table, load_runs
@@ -73,3 +73,23 @@ def test_eval_user_errors_are_one_line(tmp_path):
         r = subprocess.run(exe + args, capture_output=True, text=True)
         assert r.returncode == 2, (args, r.stderr)
         assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_leaves_out_truth_that_was_painted_over(tmp_path, capsys):
+    """A realdev line painted white has no pixels to read: by default it is not scored (and the run says
+    so, in the output and the JSON); --hidden-truth scores it, and every engine pays for it."""
+    gt = write_realdev(tmp_path / "pages", [("en-1", "en")])
+    paint_over(gt, "en-1", hide=1, mask_only=2)
+    neds = {}
+    for extra in ([], ["--hidden-truth"]):
+        js = tmp_path / f"res{len(extra)}.json"
+        assert main(["eval", str(gt), "--engines", "tesseract", "--out", str(tmp_path / f"out{len(extra)}"),
+                     "--json", str(js), "--workers", "1"] + extra) == 0
+        printed = capsys.readouterr().out
+        res = json.loads(js.read_text(encoding="utf-8"))
+        neds[bool(extra)] = res["pages"][0]["ned_ws"]
+        if extra:
+            assert res["hidden_truth_lines"] == {} and "painted over" not in printed
+        else:
+            assert res["hidden_truth_lines"] == {"en-1": 1} and "1 ground-truth lines on 1 pages" in printed
+    assert neds[False] < 0.05 < neds[True]

@@ -34,6 +34,7 @@ class EvalOptions:
     json: str | None = None
     workers: int = 2
     threads: int = 2
+    hidden_truth: bool = False               # score truth lines a realdev build painted over (datasets.hidden_lines)
 
 
 def _log(msg: str) -> None:
@@ -48,10 +49,19 @@ def load_page_set(opts: EvalOptions) -> list[EvalPage]:
         per = min(opts.per_language, opts.limit) if opts.limit else opts.per_language
         _log(f"held-out pages: {per} per language for {', '.join(langs)} (cache {cache})")
         return generate_heldout_pages(cache, langs, per, seed=opts.seed, degrade=opts.degrade)
-    pages = limit_per_language(load_pages(opts.dir, opts.lang), opts.limit, opts.langs or ())
+    pages = limit_per_language(load_pages(opts.dir, opts.lang, opts.hidden_truth), opts.limit, opts.langs or ())
     if not pages:
         raise ValueError(f"{opts.dir}: no pages in {', '.join(opts.langs or ())}")
+    hidden = [p for p in pages if p.hidden]
+    if hidden:
+        _log(_hidden_note(hidden))
     return pages
+
+
+def _hidden_note(pages: list[EvalPage]) -> str:
+    return (f"{sum(p.hidden for p in pages)} ground-truth lines on {len(pages)} pages are painted over in their images "
+            f"(realdev masked regions, no ink left) and are not scored ({', '.join(f'{p.id} {p.hidden}' for p in pages)}); "
+            "--hidden-truth scores them")
 
 
 def build_engines(names: tuple[str, ...] | None, pages: list[EvalPage], threads: int) -> list[Engine]:
@@ -82,8 +92,11 @@ def run_eval(opts: EvalOptions) -> int:
     _log(f"{len(pages)} pages, engines {', '.join(e.name for e in engines)}; predictions in {out}")
     runs = run_engines(engines, pages, out, workers=opts.workers, echo=_log)
     print(format_table(runs))
+    hidden = {p.id: p.hidden for p in pages if p.hidden}
+    if hidden:
+        print(_hidden_note([p for p in pages if p.hidden]))
     source = "generated held-out pages" if opts.generated else str(opts.dir)
-    payload = to_json(runs, {"source": source, "predictions": str(out)})
+    payload = to_json(runs, {"source": source, "predictions": str(out), "hidden_truth_lines": hidden})
     atomic_write(out / "results.json", payload.encode("utf-8"))
     if opts.json:
         atomic_write(opts.json, payload.encode("utf-8"))

@@ -10,6 +10,12 @@ produce that list. Three sources:
 * held-out generated pages (held-out fonts and held-out corpus lines), rendered once into a cache
   folder; the ground truth is the page model's text in reading order (``Page.text``).
 
+A realdev build paints white the ink its text layer does not transcribe (``masked_regions``), and
+on some pages a region holds transcribed lines too (a boxed note, a table): their ground truth then
+has no pixels at all, and every engine is charged for not reading it. :func:`hidden_lines` finds
+those lines (mostly inside a masked region *and* without ink in their box); ``load_realdev`` leaves
+them out of the truth unless told to keep them, and ``EvalPage.hidden`` counts them.
+
 ``EvalPage.vertical`` says whether the page's text is mostly vertical columns. It is known from the
 ground truth (generated page models, realdev line boxes) and only decides which Tesseract pack is
 used (``jpn_vert`` instead of ``jpn``): the baseline gets that hint, our pipeline does not.
@@ -22,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
+from PIL import Image
+
 from polyocr.fileio import atomic_write
 from polyocr.languages import LANGUAGES
 
@@ -32,6 +41,7 @@ __all__ = [
     "EvalPage",
     "IMAGE_SUFFIXES",
     "load_realdev",
+    "hidden_lines",
     "load_folder",
     "load_pages",
     "generate_heldout_pages",
@@ -50,6 +60,7 @@ class EvalPage:
     text: str
     language: str
     vertical: bool = False
+    hidden: int = 0        # ground-truth lines left out: painted over in the image (realdev masks)
 
 
 def _check_language(code: str, where: str) -> str:
@@ -69,8 +80,52 @@ def _vertical_boxes(lines_json: Path) -> bool:
     return bool(lines) and tall > len(lines) / 2
 
 
-def load_realdev(folder: str | Path) -> list[EvalPage]:
-    """Pages of a realdev build, in ``index.tsv`` order."""
+MASKED_SHARE = 0.5     # a line box at least this much inside masked regions ...
+HIDDEN_INK = 0.001     # ... with less than this share of dark pixels shows nothing to read
+
+
+def hidden_lines(lines_json: Path, image: Path) -> set[int]:
+    """Indices of the ground-truth lines that a realdev build painted over: their box lies mostly in
+    its ``masked_regions`` and holds (almost) no dark pixel. A mask that only grazes a line, or that
+    left its ink (a region drawn around text rather than over it), hides nothing."""
+    try:
+        data = json.loads(lines_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    regions = data.get("masked_regions") or []
+    hidden: set[int] = set()
+    gray = None
+    for i, ln in enumerate(data.get("lines", [])):
+        x0, y0, x1, y1 = (int(round(v)) for v in ln["bbox"])
+        area = (x1 - x0) * (y1 - y0)
+        if area <= 0 or not regions:
+            continue
+        inside = sum(max(0, min(x1, r[2]) - max(x0, r[0])) * max(0, min(y1, r[3]) - max(y0, r[1])) for r in regions)
+        if inside < MASKED_SHARE * area:
+            continue
+        if gray is None:
+            with Image.open(image) as im:
+                gray = np.asarray(im.convert("L"))
+        box = gray[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+        if box.size and float((box < 128).mean()) < HIDDEN_INK:
+            hidden.add(i)
+    return hidden
+
+
+def _visible_truth(truth: str, lines_json: Path, image: Path) -> tuple[str, int]:
+    """``truth`` without its hidden lines (the text is the line texts joined by newlines)."""
+    hidden = hidden_lines(lines_json, image) if lines_json.is_file() else set()
+    if not hidden:
+        return truth, 0
+    lines = json.loads(lines_json.read_text(encoding="utf-8"))["lines"]
+    if "\n".join(ln["text"] for ln in lines) != truth.rstrip("\n"):
+        return truth, 0     # not the text its line boxes describe: keep it whole rather than guess
+    return "\n".join(ln["text"] for i, ln in enumerate(lines) if i not in hidden), len(hidden)
+
+
+def load_realdev(folder: str | Path, hidden_truth: bool = False) -> list[EvalPage]:
+    """Pages of a realdev build, in ``index.tsv`` order; ``hidden_truth`` keeps the lines that the
+    build painted over in the truth (see :func:`hidden_lines`)."""
     folder = Path(folder)
     index = folder / "index.tsv"
     if not index.is_file():
@@ -88,9 +143,11 @@ def load_realdev(folder: str | Path) -> list[EvalPage]:
         image, truth = folder / f"{pid}.png", folder / f"{pid}.txt"
         if not image.is_file() or not truth.is_file():
             raise FileNotFoundError(f"{index}:{n}: {pid}.png or {pid}.txt is missing")
-        pages.append(EvalPage(pid, image, truth.read_text(encoding="utf-8"),
-                              _check_language(rec["lang"], f"{index}:{n}"),
-                              _vertical_boxes(folder / f"{pid}.lines.json")))
+        text, hidden = truth.read_text(encoding="utf-8"), 0
+        if not hidden_truth:
+            text, hidden = _visible_truth(text, folder / f"{pid}.lines.json", image)
+        pages.append(EvalPage(pid, image, text, _check_language(rec["lang"], f"{index}:{n}"),
+                              _vertical_boxes(folder / f"{pid}.lines.json"), hidden))
     return pages
 
 
@@ -123,10 +180,12 @@ def load_folder(folder: str | Path, language: str | None = None) -> list[EvalPag
     return pages
 
 
-def load_pages(folder: str | Path, language: str | None = None) -> list[EvalPage]:
+def load_pages(folder: str | Path, language: str | None = None, hidden_truth: bool = False) -> list[EvalPage]:
     """A realdev build when the folder has ``index.tsv``, else a plain folder of image + text."""
     folder = Path(folder)
-    return load_realdev(folder) if (folder / "index.tsv").is_file() else load_folder(folder, language)
+    if (folder / "index.tsv").is_file():
+        return load_realdev(folder, hidden_truth)
+    return load_folder(folder, language)
 
 
 def limit_per_language(pages: Sequence[EvalPage], limit: int | None,
