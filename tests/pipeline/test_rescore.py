@@ -128,3 +128,27 @@ def test_long_histories_settle_what_short_ones_cannot():
     many = _reading(_word("sat on the mat", doubts))
     out = rescore(many, long, CS, RescoreConfig(max_window=81))
     assert len(out.line.text) == len("sat on the mat") and out.line.text.count("x") + out.line.text.count("q") == 0
+
+
+def test_a_lines_first_letter_takes_its_case_from_the_image():
+    """The models learned sentences, which mostly start with a capital; most lines of a page start inside
+    one. The first letter's own term is asked in lower case, so its case is the recogniser's call; the
+    case of the letters after it still gets the model's view."""
+    lm = fit(["The cat sat on the mat.", "The hat is there.", "They ate."] * 8 + ["the cat ate", "then the hat"] * 2,
+             order=4)
+    wrapped = _reading(_word("the cat", {0: [("t", 0.55), ("T", 0.44)]}))
+    assert rescore(wrapped, lm, CS).line.text == "the cat"
+    start = _reading(_word("The cat", {0: [("T", 0.55), ("t", 0.44)]}))
+    assert rescore(start, lm, CS).line.text == "The cat"
+    inner = _reading(_word("tHe cat", {1: [("H", 0.55), ("h", 0.44)]}))     # not the first letter: context decides
+    assert rescore(inner, lm, CS).line.text == "the cat"
+
+
+def test_russian_yo_is_read_from_the_image_not_from_the_corpus_spelling():
+    """Russian prints ё or е in the same word as its editor chose and corpora mostly write е: the model
+    asks about ё as е, so it cannot talk the recogniser out of the two dots it saw."""
+    lm = fit(["все еще здесь", "еще раз", "все хорошо", "вот еще"] * 5, order=4)
+    r = _reading(_word("все ещё", {6: [("ё", 0.60), ("е", 0.38)]}))
+    assert rescore(r, lm, CS, RescoreConfig(weight=1.0)).line.text == "все ещё"
+    other = _reading(_word("все ещк", {6: [("к", 0.60), ("е", 0.38)]}))     # any other letter: context still decides
+    assert rescore(other, lm, CS, RescoreConfig(weight=1.0)).line.text == "все еще"

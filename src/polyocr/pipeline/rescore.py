@@ -39,6 +39,10 @@ __all__ = ["RescoreConfig", "rescore", "rescore_page", "language_models", "LM_FI
 
 LM_FILE = "charlm.safetensors"
 _LOADED: dict[str, LMSet | None] = {}
+# Letters the model is asked about as another: Russian prints ё or е for the same word as the text's
+# editor chose, and corpora mostly write е, so the model's preference says nothing about the page. Folded,
+# both readings get the same model terms and the recogniser's own evidence (the two dots) decides.
+LM_FOLD = {"ё": "е", "Ё": "Е"}
 _GONE = -2   # a deleted run in the query builder
 
 
@@ -163,22 +167,31 @@ def _history(sizes: list[int], k: int, max_window: int) -> int:
     return k
 
 
-def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int],
+def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, tuple[int, int]],
              max_window: int = RescoreConfig.max_window) -> tuple[list[tuple[int, ...]], list[int]]:
     """Every (history, character) the exact search over ``plan`` needs, as LM indices (histories of the
-    model's full length; a search with a shorter one cuts them with -1)."""
+    model's full length; a search with a shorter one cuts them with -1).
+
+    A line's first letter is asked in lower case: the models learned sentences, which start with a
+    capital, but most lines of a page start inside a sentence, and asked as it is the models
+    capitalise a wrapped line's first word ("лена" → "Лена"). Lower-cased, both cases of that letter
+    get the same term and the recogniser's evidence decides; the letters after it keep their case in
+    the history (an all-capitals heading stays one)."""
     full = lm.order - 1
 
-    def lm_id(c: int) -> int:
+    def lm_id(c: int) -> tuple[int, int]:
         v = lm_ids.get(c)
         if v is None:
             ch = charset.decode([c])
-            v = lm_ids[c] = lm.index(ch) if len(ch) == 1 else -1
+            ch = LM_FOLD.get(ch, ch)
+            low = ch.lower()
+            v = lm_ids[c] = ((lm.index(ch), lm.index(low) if len(low) == 1 else lm.index(ch))
+                             if len(ch) == 1 else (-1, -1))
         return v
 
     # a deleted run (BLANK) emits nothing: it gets no query of its own (a placeholder row) and the
     # history skips it; a window shortened by deletions is cut with -1 unless it reaches the line start
-    ids = [[lm_id(c) if c != BLANK else _GONE for c, _ in cs] for cs in plan.cands]
+    both = [[lm_id(c) if c != BLANK else (_GONE, _GONE) for c, _ in cs] for cs in plan.cands]
     hists: list[tuple[int, ...]] = []
     chars: list[int] = []
     plan.combos = []
@@ -201,10 +214,11 @@ def _queries(plan: _Plan, lm: CharLM, charset: Charset, lm_ids: dict[int, int],
         combos = list(itertools.product(*[range(sizes[j]) for j in range(lo, i + 1)]))
         plan.combos.append(combos)
         for combo in combos:
-            h = tuple(v for v in (ids[lo + j][c] for j, c in enumerate(combo[:-1])) if v != _GONE)
-            h = (BOS if lo == 0 else -1,) * (full - len(h)) + h
-            hists.append(h)
-            chars.append(ids[i][combo[-1]] if ids[i][combo[-1]] != _GONE else -1)
+            h = tuple(v[0] for v in (both[lo + j][c] for j, c in enumerate(combo[:-1])) if v[0] != _GONE)
+            x = both[i][combo[-1]]
+            hists.append((BOS if lo == 0 else -1,) * (full - len(h)) + h)
+            # the line's first letter (nothing before it but the line start) is asked in lower case
+            chars.append(-1 if x[0] == _GONE else x[1] if lo == 0 and not h else x[0])
     return hists, chars
 
 
@@ -289,7 +303,7 @@ def _rescore_lines(readings: Sequence[LineReading], lm: CharLM, charset: Charset
     plans = [_plan(r, cfg, a, charset) for r, a in zip(readings, allowed)]
     hists: list[tuple[int, ...]] = []
     chars: list[int] = []
-    lm_ids: dict[int, int] = {}
+    lm_ids: dict[int, tuple[int, int]] = {}
     for p in plans:
         if p is not None:
             p.start = len(chars)
