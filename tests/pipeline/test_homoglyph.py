@@ -61,6 +61,35 @@ def test_readings_keep_positions_and_confidences_and_rtl_lines_are_left_alone():
     assert unify_reading(rtl) is rtl
 
 
+def _with_alternatives(text: str, alts: dict[int, list[tuple[str, float]]], charset) -> LineReading:
+    """A reading with one frame per character: the character read, then the alternatives listed for it."""
+    ids = np.zeros((len(text), 4), np.int64)
+    probs = np.zeros((len(text), 4), np.float32)
+    for k, ch in enumerate(text):
+        row = [(ch, 0.6)] + alts.get(k, [])
+        for j, (c, p) in enumerate(row):
+            ids[k, j], probs[k, j] = charset.encode(c)[0][0], p
+    r = _reading(text, text)
+    return r._replace(alt_ids=ids, alt_probs=probs)
+
+
+def test_a_letter_without_a_twin_takes_the_words_script_from_the_recognisers_alternatives():
+    from polyocr.charset import Charset
+
+    cs = Charset.load()
+    # "Linиx": Latin L, n outvote Cyrillic и; of the Latin letters its frames also saw, u is the likeliest
+    r = unify_reading(_with_alternatives("в Linиx", {5: [("u", 0.2), ("n", 0.1)]}, cs), cs)
+    assert r.line.text == r.visual == "в Linux" and len(r.spans) == 7
+    # no Latin letter among its alternatives: it stays (nothing invented)
+    kept = unify_reading(_with_alternatives("в Linиx", {5: [("й", 0.3)]}, cs), cs)
+    assert kept.line.text == "в Linиx"
+    # a tie of distinctive letters (п against n) replaces nothing; twins still follow the majority
+    tie = unify_reading(_with_alternatives("поn-US", {0: [("n", 0.3)], 2: [("п", 0.3)]}, cs), cs)
+    assert tie.line.text == "поn-US"
+    # without the charset (no alternatives to read), only twins are swapped, as before
+    assert unify_reading(_with_alternatives("в Linиx", {5: [("u", 0.1)]}, cs)).line.text == "в Linиx"
+
+
 class _LookAlikes:
     """The real recogniser, with Latin a/e/o written as their Cyrillic look-alikes in every reading: the
     error the unified model makes on real Russian pages ("Dеbiаn"), made certain."""

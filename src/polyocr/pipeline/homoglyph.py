@@ -8,12 +8,19 @@ has few Latin words. A word mixing the two scripts is almost never right, so wit
 letters that mixes them we keep the script its *distinctive* letters (those without a look-alike in
 the other script: Latin b d n v w, Cyrillic б д ж л п ы ...) vote for, and write its look-alike letters
 in that script. With no distinctive letter either way, the majority of the run's letters decides, then
-the line's distinctive letters. Runs in one script are never touched: a Russian word read entirely as
-Latin ("cnocob" for "способ") holds distinctive Latin letters the map does not cover.
+the line's distinctive letters. Where the run's distinctive letters outvote the other script's (not on a
+tie), a distinctive letter of the losing script ("Linиx", "Debiaп": a shape confused with one of its
+own script, not a twin) becomes the best letter of the winning script among its frames' alternatives,
+when the recogniser saw one; otherwise it stays. Runs in
+one script are never touched: a Russian word read entirely as Latin ("cnocob" for "способ") holds
+distinctive Latin letters the map does not cover.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
+from polyocr.charset import BLANK, Charset
 from polyocr.pipeline.language import script_of
 from polyocr.pipeline.recognize import LineReading
 
@@ -54,11 +61,12 @@ def _choose(run: str, line_votes: dict[str, int]) -> str:
     return "latin" if line_votes["latin"] >= line_votes["cyrillic"] else "cyrillic"
 
 
-def unify_scripts(text: str) -> str:
+def unify_scripts(text: str, seen: Callable[[int, str], str | None] | None = None) -> str:
     """``text`` with every letter run that mixes Latin and Cyrillic look-alikes written in one script.
 
-    Same length, character for character (only look-alikes are swapped), so per-character
-    confidences and positions stay valid."""
+    ``seen(k, script)``: the best letter of ``script`` the recogniser also saw for character ``k``
+    (None: none), for the losing script's letters that have no twin. Same length, character for
+    character, so per-character confidences and positions stay valid."""
     if not any(_script(ch) == "cyrillic" for ch in text) or not any(_script(ch) == "latin" for ch in text):
         return text
     out = list(text)
@@ -73,20 +81,51 @@ def unify_scripts(text: str) -> str:
             j += 1
         run = text[i:j]
         if len({_script(ch) for ch in run}) == 2:
-            table = TO_LATIN if _choose(run, line_votes) == "latin" else TO_CYRILLIC
+            chosen = _choose(run, line_votes)
+            table = TO_LATIN if chosen == "latin" else TO_CYRILLIC
+            votes = _votes(run)
+            # a letter without a twin is replaced only where the run's own distinctive letters outvote it
+            outvoted = seen is not None and votes[chosen] > votes["cyrillic" if chosen == "latin" else "latin"]
             for k in range(i, j):
-                out[k] = table.get(text[k], text[k])
+                if text[k] in table:
+                    out[k] = table[text[k]]
+                elif outvoted and _script(text[k]) != chosen:
+                    out[k] = seen(k, chosen) or text[k]
         i = j
     return "".join(out)
 
 
-def unify_reading(reading: LineReading) -> LineReading:
+MIN_SEEN = 0.01   # an alternative below this probability was not really seen
+
+
+def _seen(reading: LineReading, charset: Charset) -> Callable[[int, str], str | None] | None:
+    ai, ap = reading.alt_ids, reading.alt_probs
+    if ai is None or ap is None or not len(ai):
+        return None
+    n = len(ai)
+
+    def seen(k: int, script: str) -> str | None:
+        s0, s1 = reading.spans[k]
+        f0, f1 = int(round(s0 * n)), max(int(round(s0 * n)) + 1, int(round(s1 * n)))
+        best, best_p = None, MIN_SEEN
+        for c, p in zip(ai[f0:f1].ravel().tolist(), ap[f0:f1].ravel().tolist()):
+            if c != BLANK and p >= best_p:
+                ch = charset.decode([c])
+                if len(ch) == 1 and _script(ch) == script:
+                    best, best_p = ch, p
+        return best
+
+    return seen
+
+
+def unify_reading(reading: LineReading, charset: Charset | None = None) -> LineReading:
     """:func:`unify_scripts` on a line's text and its display-order characters, when the two are the
-    same string (a left-to-right line: no reordering to keep in step)."""
+    same string (a left-to-right line: no reordering to keep in step); with ``charset``, the frames'
+    alternatives supply the winning script's letters for the losing script's distinctive ones."""
     text = reading.line.text
-    if reading.visual != text:
+    if reading.visual != text or len(reading.spans) != len(text):
         return reading
-    fixed = unify_scripts(text)
+    fixed = unify_scripts(text, _seen(reading, charset) if charset is not None else None)
     if fixed == text:
         return reading
     return reading._replace(line=reading.line._replace(text=fixed), visual=fixed)

@@ -527,7 +527,7 @@ class Pipeline:
                                          RescoreConfig(weight=self.config.lm_weight), masks)
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
         if self.config.unify_scripts:
-            kept = [(det, unify_reading(r)) for det, r in kept]
+            kept = [(det, unify_reading(r, self.recognizer.charset)) for det, r in kept]
         uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []
         for (det, r), lang in zip(kept, langs):
