@@ -152,3 +152,19 @@ def test_russian_yo_is_read_from_the_image_not_from_the_corpus_spelling():
     assert rescore(r, lm, CS, RescoreConfig(weight=1.0)).line.text == "все ещё"
     other = _reading(_word("все ещк", {6: [("к", 0.60), ("е", 0.38)]}))     # any other letter: context still decides
     assert rescore(other, lm, CS, RescoreConfig(weight=1.0)).line.text == "все еще"
+
+
+def test_a_word_in_a_script_the_model_did_not_learn_stays_as_read(tmp_path):
+    """The Russian model knows few Latin words and spells them with Cyrillic habits ("true" → "сгие" on
+    realdev). A word whose distinctive letters are mostly foreign to the line's model is left as read;
+    a Cyrillic word on the same line is still settled, and a word of look-alike twins only ("С." for an
+    initial) is still the model's to judge."""
+    ru = fit(["всё сгие сгие в сгие", "с грустью", "сгие дом", "С. Иванов сказал"] * 5, order=4)
+    lms = LMSet(save_lms({"ru": ru}, tmp_path / "charlm.safetensors"))
+    latin = _reading(_word("в true", {2: [("t", 0.55), ("с", 0.44)], 3: [("r", 0.55), ("г", 0.44)]}))
+    assert rescore(latin, ru, CS, RescoreConfig(weight=1.0)).line.text == "в сгue"          # no language given: as before
+    assert rescore_page([latin], ["ru"], lms, CS, RescoreConfig(weight=1.0))[0].line.text == "в true"
+    cyrillic = _reading(_word("в сгиe", {5: [("e", 0.55), ("е", 0.44)]}))                    # Latin e in a Cyrillic word
+    assert rescore_page([cyrillic], ["ru"], lms, CS, RescoreConfig(weight=1.0))[0].line.text == "в сгие"
+    initial = _reading(_word("C. Иванов", {0: [("C", 0.55), ("С", 0.44)]}))
+    assert rescore_page([initial], ["ru"], lms, CS, RescoreConfig(weight=1.0))[0].line.text == "С. Иванов"
