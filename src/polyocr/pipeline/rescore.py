@@ -128,17 +128,13 @@ def _foreign_words(reads: np.ndarray, charset: Charset, native: frozenset[str]) 
     chars = [charset.decode([c]) for c in reads.tolist()]
     scripts = [script_of(ch) if len(ch) == 1 else "" for ch in chars]
     out = np.zeros(len(scripts), bool)
-    i = 0
-    while i < len(scripts):
-        if not scripts[i]:
-            i += 1
-            continue
-        j = i
-        while j < len(scripts) and scripts[j]:
-            j += 1
-        votes = [s in native for s, ch in zip(scripts[i:j], chars[i:j]) if ch not in TO_CYRILLIC and ch not in TO_LATIN]
-        out[i:j] = len(votes) - sum(votes) > sum(votes)
-        i = j
+    k = 0
+    for is_word, group in itertools.groupby(zip(scripts, chars), key=lambda sc: bool(sc[0])):
+        letters = list(group)
+        if is_word:
+            votes = [s in native for s, ch in letters if ch not in TO_CYRILLIC and ch not in TO_LATIN]
+            out[k:k + len(letters)] = len(votes) - sum(votes) > sum(votes)
+        k += len(letters)
     return out
 
 
