@@ -40,7 +40,7 @@ def _lines(realdev: Path, per_language: int, margin: float = 0.15) -> dict[str, 
     painted = 0
     for row in rows:
         data = json.loads((realdev / f"{row['id']}.lines.json").read_text())
-        hidden = hidden_lines(realdev / f"{row['id']}.lines.json", realdev / f"{row['id']}.png")
+        hidden = hidden_lines(data, realdev / f"{row['id']}.png")
         painted += len(hidden)
         for i, ln in enumerate(data["lines"]):
             if len("".join(ln["text"].split())) >= 3 and i not in hidden:

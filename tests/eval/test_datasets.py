@@ -118,7 +118,7 @@ def test_realdev_lines_painted_over_are_not_scored(tmp_path):
     write_realdev(tmp_path, [("en-1", "en")])
     path = tmp_path / "en-1.png"
     paint_over(tmp_path, "en-1", hide=1, mask_only=2)            # line 2 painted away, a mask around line 3's ink
-    assert hidden_lines(tmp_path / "en-1.lines.json", path) == {1}
+    assert hidden_lines(json.loads((tmp_path / "en-1.lines.json").read_text(encoding="utf-8")), path) == {1}
     page = load_realdev(tmp_path)[0]
     assert page.text == "\n".join([TEXTS["en"][0], TEXTS["en"][2]]) and page.hidden == 1
     whole = load_realdev(tmp_path, hidden_truth=True)[0]

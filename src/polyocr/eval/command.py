@@ -92,9 +92,10 @@ def run_eval(opts: EvalOptions) -> int:
     _log(f"{len(pages)} pages, engines {', '.join(e.name for e in engines)}; predictions in {out}")
     runs = run_engines(engines, pages, out, workers=opts.workers, echo=_log)
     print(format_table(runs))
-    hidden = {p.id: p.hidden for p in pages if p.hidden}
-    if hidden:
-        print(_hidden_note([p for p in pages if p.hidden]))
+    hidden_pages = [p for p in pages if p.hidden]
+    if hidden_pages:
+        print(_hidden_note(hidden_pages))
+    hidden = {p.id: p.hidden for p in hidden_pages}
     source = "generated held-out pages" if opts.generated else str(opts.dir)
     payload = to_json(runs, {"source": source, "predictions": str(out), "hidden_truth_lines": hidden})
     atomic_write(out / "results.json", payload.encode("utf-8"))

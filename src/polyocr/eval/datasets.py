@@ -70,12 +70,17 @@ def _check_language(code: str, where: str) -> str:
     return code
 
 
-def _vertical_boxes(lines_json: Path) -> bool:
-    """Most lines taller than wide → a vertical page (realdev ``<id>.lines.json`` line boxes)."""
+def _line_boxes(lines_json: Path) -> dict:
+    """A realdev ``<id>.lines.json``, read once per page for every use; {} when missing or unreadable."""
     try:
-        lines = json.loads(lines_json.read_text(encoding="utf-8")).get("lines", [])
+        return json.loads(lines_json.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return {}
+
+
+def _vertical_boxes(data: dict) -> bool:
+    """Most lines taller than wide → a vertical page (realdev line boxes)."""
+    lines = data.get("lines", [])
     tall = sum(1 for ln in lines if (ln["bbox"][3] - ln["bbox"][1]) > 1.5 * (ln["bbox"][2] - ln["bbox"][0]))
     return bool(lines) and tall > len(lines) / 2
 
@@ -84,21 +89,20 @@ MASKED_SHARE = 0.5     # a line box at least this much inside masked regions ...
 HIDDEN_INK = 0.001     # ... with less than this share of dark pixels shows nothing to read
 
 
-def hidden_lines(lines_json: Path, image: Path) -> set[int]:
-    """Indices of the ground-truth lines that a realdev build painted over: their box lies mostly in
-    its ``masked_regions`` and holds (almost) no dark pixel. A mask that only grazes a line, or that
-    left its ink (a region drawn around text rather than over it), hides nothing."""
-    try:
-        data = json.loads(lines_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
+def hidden_lines(data: dict, image: Path) -> set[int]:
+    """Indices of the ground-truth lines (of a parsed realdev ``<id>.lines.json``) that the build
+    painted over: their box lies mostly in its ``masked_regions`` and holds (almost) no dark pixel.
+    A mask that only grazes a line, or that left its ink (a region drawn around text rather than
+    over it), hides nothing."""
     regions = data.get("masked_regions") or []
+    if not regions:
+        return set()
     hidden: set[int] = set()
     gray = None
     for i, ln in enumerate(data.get("lines", [])):
         x0, y0, x1, y1 = (int(round(v)) for v in ln["bbox"])
         area = (x1 - x0) * (y1 - y0)
-        if area <= 0 or not regions:
+        if area <= 0:
             continue
         inside = sum(max(0, min(x1, r[2]) - max(x0, r[0])) * max(0, min(y1, r[3]) - max(y0, r[1])) for r in regions)
         if inside < MASKED_SHARE * area:
@@ -112,12 +116,12 @@ def hidden_lines(lines_json: Path, image: Path) -> set[int]:
     return hidden
 
 
-def _visible_truth(truth: str, lines_json: Path, image: Path) -> tuple[str, int]:
+def _visible_truth(truth: str, data: dict, image: Path) -> tuple[str, int]:
     """``truth`` without its hidden lines (the text is the line texts joined by newlines)."""
-    hidden = hidden_lines(lines_json, image) if lines_json.is_file() else set()
+    hidden = hidden_lines(data, image)
     if not hidden:
         return truth, 0
-    lines = json.loads(lines_json.read_text(encoding="utf-8"))["lines"]
+    lines = data["lines"]
     if "\n".join(ln["text"] for ln in lines) != truth.rstrip("\n"):
         return truth, 0     # not the text its line boxes describe: keep it whole rather than guess
     return "\n".join(ln["text"] for i, ln in enumerate(lines) if i not in hidden), len(hidden)
@@ -143,11 +147,12 @@ def load_realdev(folder: str | Path, hidden_truth: bool = False) -> list[EvalPag
         image, truth = folder / f"{pid}.png", folder / f"{pid}.txt"
         if not image.is_file() or not truth.is_file():
             raise FileNotFoundError(f"{index}:{n}: {pid}.png or {pid}.txt is missing")
+        boxes = _line_boxes(folder / f"{pid}.lines.json")
         text, hidden = truth.read_text(encoding="utf-8"), 0
         if not hidden_truth:
-            text, hidden = _visible_truth(text, folder / f"{pid}.lines.json", image)
+            text, hidden = _visible_truth(text, boxes, image)
         pages.append(EvalPage(pid, image, text, _check_language(rec["lang"], f"{index}:{n}"),
-                              _vertical_boxes(folder / f"{pid}.lines.json"), hidden))
+                              _vertical_boxes(boxes), hidden))
     return pages
 
 
