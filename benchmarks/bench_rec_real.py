@@ -10,7 +10,9 @@ language's pages (every k-th line, deterministic), skipping lines under 3 charac
 its masked regions with no ink left: ``polyocr.eval.datasets.hidden_lines``; a blank crop has nothing to read).
 Each crop is the line box plus ``--margin`` × its height on every side (0.15 by default, the figure all
 earlier sessions used; these typeset boxes are the font's full height, roomier than detected boxes, for
-which the pipeline uses ``CROP_MARGIN``). NED per line after ``polyocr.eval.metrics.normalize`` (whitespace kept; removed for zh/ja),
+which the pipeline uses ``CROP_MARGIN``), with whatever of other lines' boxes that margin catches painted
+in the crop's background (``--neighbours blank``, from session 16: on tightly set Hebrew the margin took
+in the next line's ascenders, which no line detector hands over; ``keep`` gives the earlier crops). NED per line after ``polyocr.eval.metrics.normalize`` (whitespace kept; removed for zh/ja),
 averaged per language. ``+LM``: the same readings with the language's character n-gram model choosing
 among doubtful characters (the page pipeline's default; "better" compares that column).
 """
@@ -32,11 +34,31 @@ from PIL import Image
 CJK = {"zh-Hans", "zh-Hant", "ja"}
 
 
-def _lines(realdev: Path, per_language: int, margin: float = 0.15) -> dict[str, list[tuple[np.ndarray, str]]]:
+def _blank_neighbours(crop: np.ndarray, left: int, top: int, own: list[float], others: list[list[float]]) -> np.ndarray:
+    """``crop`` (cut from the page at ``left``, ``top``) with the parts of other lines' boxes that lie
+    outside its own line's box painted in its background (the crop's median): the margin of a line
+    set tightly reaches into the next line's ascenders, which no line detector would hand over."""
+    out = crop.copy()
+    bg = int(np.median(crop))
+    h, w = crop.shape
+    ox0, oy0, ox1, oy1 = (int(round(v)) for v in own)
+    keep = np.zeros((h, w), bool)
+    keep[max(0, oy0 - top):max(0, oy1 - top), max(0, ox0 - left):max(0, ox1 - left)] = True
+    for x0, y0, x1, y1 in others:
+        r0, r1 = max(0, int(y0) - top), min(h, int(round(y1)) - top)
+        c0, c1 = max(0, int(x0) - left), min(w, int(round(x1)) - left)
+        if r0 < r1 and c0 < c1:
+            region = out[r0:r1, c0:c1]
+            region[~keep[r0:r1, c0:c1]] = bg
+    return out
+
+
+def _lines(realdev: Path, per_language: int, margin: float = 0.15,
+           neighbours: str = "blank") -> dict[str, list[tuple[np.ndarray, str]]]:
     from polyocr.eval.datasets import hidden_lines
 
     rows = list(csv.DictReader((realdev / "index.tsv").open(), delimiter="\t"))
-    by_lang: dict[str, list[tuple[str, dict]]] = {}
+    by_lang: dict[str, list[tuple[str, dict, list[list[float]]]]] = {}
     painted = 0
     for row in rows:
         data = json.loads((realdev / f"{row['id']}.lines.json").read_text())
@@ -44,19 +66,23 @@ def _lines(realdev: Path, per_language: int, margin: float = 0.15) -> dict[str, 
         painted += len(hidden)
         for i, ln in enumerate(data["lines"]):
             if len("".join(ln["text"].split())) >= 3 and i not in hidden:
-                by_lang.setdefault(row["lang"], []).append((row["id"], ln))
+                others = [o["bbox"] for j, o in enumerate(data["lines"]) if j != i]
+                by_lang.setdefault(row["lang"], []).append((row["id"], ln, others))
     print(f"{painted} ground-truth lines left out: painted over by the realdev build", file=sys.stderr)
     out: dict[str, list[tuple[np.ndarray, str]]] = {}
     pages: dict[str, np.ndarray] = {}
     for lang, items in sorted(by_lang.items()):
         step = max(1, len(items) // per_language)
-        for page_id, ln in items[::step][:per_language]:
+        for page_id, ln, others in items[::step][:per_language]:
             if page_id not in pages:
                 pages = {page_id: np.asarray(Image.open(realdev / f"{page_id}.png").convert("L"))}
             img = pages[page_id]
             x0, y0, x1, y1 = ln["bbox"]
             m = margin * (y1 - y0)
-            crop = img[max(0, int(y0 - m)):int(y1 + m) + 1, max(0, int(x0 - m)):int(x1 + m) + 1]
+            top, left = max(0, int(y0 - m)), max(0, int(x0 - m))
+            crop = img[top:int(y1 + m) + 1, left:int(x1 + m) + 1]
+            if crop.size and neighbours == "blank":
+                crop = _blank_neighbours(crop, left, top, ln["bbox"], others)
             if crop.size:
                 out.setdefault(lang, []).append((np.ascontiguousarray(crop), ln["text"]))
     return out
@@ -76,6 +102,9 @@ def main() -> int:
     ap.add_argument("--per-language", type=int, default=60)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--margin", type=float, default=0.15, help="room around each line box, × its height")
+    ap.add_argument("--neighbours", choices=("blank", "keep"), default="blank",
+                    help="paint over what of other lines' boxes a crop's margin catches (blank, default), or keep it "
+                         "(the crops of sessions up to 15)")
     ap.add_argument("--no-tesseract", action="store_true")
     ap.add_argument("--json", default="")
     ap.add_argument("--lm-weight", type=float, default=0.3, help="also read with the language's character model (0 = off)")
@@ -90,7 +119,7 @@ def main() -> int:
     if not (realdev / "index.tsv").exists():
         print(f"{realdev}: no index.tsv; build it with ../shared/realdev/build.sh {realdev}", file=sys.stderr)
         return 2
-    sets = _lines(realdev, args.per_language, args.margin)
+    sets = _lines(realdev, args.per_language, args.margin, args.neighbours)
     rec = Recognizer(args.weights)
     lms = language_models(args.weights) if args.lm_weight > 0 else None
     results = {}

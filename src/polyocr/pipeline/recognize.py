@@ -27,6 +27,14 @@ Conventions (recorded in ``model.json`` and checked when loading):
   are turned back into logical order with :func:`polyocr.bidi.to_logical`, mirrored brackets
   included. See that function for the rare lines whose display order is ambiguous, and
   :func:`infer_direction` for the guess made when no direction is given.
+* **Sparse lines are read again stretched.** The recogniser emits a frame per 4 input columns and was
+  trained on lines with about 2.5 (Arabic) to 3.5 (Latin, Cyrillic, Hebrew) frames per character,
+  10th percentile ~2. Some real fonts come out far sparser once the line is scaled to the model
+  height: Amiri's stacked marks make its ink tall, so a realdev Arabic line gets ~1.5 frames per
+  character, and Hebrew in a roomy box ~2.2; such lines read badly (realdev Arabic lines NED 0.33).
+  After the first pass, a horizontal line with fewer than :data:`STRETCH_BELOW` frames per character
+  it read is prepared again, widened to :data:`STRETCH_TO` (at most :data:`MAX_STRETCH` ×), and its
+  second reading replaces the first (:func:`stretch_factor`; measured in BENCHMARKS.md, session 16).
 * **Confidence** of a line is the geometric mean of the per-character probabilities, each the highest
   frame probability of the character's CTC run; an empty line gets the mean blank probability.
 """
@@ -36,6 +44,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -47,7 +56,7 @@ from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
 
 __all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
-           "is_vertical", "ink_extent", "erase_rules", "cut_to_ink", "INK_MARGIN", "split_wide", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "LineReading", "with_direction", "admitted_frames", "redecode", "infer_direction",
+           "is_vertical", "ink_extent", "erase_rules", "cut_to_ink", "INK_MARGIN", "split_wide", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "stretch_factor", "STRETCH_BELOW", "STRETCH_TO", "MAX_STRETCH", "LineReading", "with_direction", "admitted_frames", "redecode", "infer_direction",
            "default_recognizer"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
@@ -55,6 +64,13 @@ HEIGHT = 32
 MAX_WIDTH = 1600
 STD_FLOOR = 0.02  # a blank crop must not have its noise blown up to unit variance
 INK_MARGIN = 0.25  # what `polyocr export rec` records as input.ink_margin (0.2-0.3 measured alike on validation lines)
+# frames per decoded character under which a horizontal line is read again, and the density it is
+# widened to; Arabic's own (its joined letters run denser in training: median ~2.5) and everything
+# else's. Chosen on held-out synthetic lines (seeds 777 and 888) and realdev lines, session 16: widening
+# to these from any lower density read as well, with half the second passes, as from the target itself.
+STRETCH_BELOW = {"arabic": 1.9, "other": 2.4}
+STRETCH_TO = {"arabic": 2.2, "other": 2.8}
+MAX_STRETCH = 2.0
 
 
 class NoWeights(FileNotFoundError):
@@ -416,6 +432,23 @@ def infer_direction(text: str) -> str:
     return "rtl" if r and r >= l else "ltr"
 
 
+def stretch_factor(visual: str, frames: int) -> float:
+    """How much wider to read a line again, given what the first pass read (``visual``) over ``frames``
+    frames: 1.0 (keep it) unless it came out sparser than :data:`STRETCH_BELOW` frames per character.
+
+    Characters include spaces, as CTC spends frames on them too. Arabic counts when most letters are
+    Arabic (bidi class AL). Fewer than two characters say too little about the line to act on.
+    """
+    n = len(visual)
+    if n < 2 or frames <= 0:
+        return 1.0
+    letters = [c for c in visual if c.isalpha()]
+    arabic = sum(unicodedata.bidirectional(c) == "AL" for c in letters)
+    script = "arabic" if letters and arabic * 2 > len(letters) else "other"
+    density = frames / n
+    return min(MAX_STRETCH, STRETCH_TO[script] / density) if density < STRETCH_BELOW[script] else 1.0
+
+
 def finish_line(charset: Charset, ids: list[int], conf: list[float], mean_prob: float,
                 direction: str | None = None) -> RecognizedLine:
     """Decoded display-order ids → logical-order text with per-character confidences."""
@@ -472,7 +505,7 @@ class Recognizer:
     """
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, threads: int = 2,
-                 batch_size: int = 16, charset: Charset | None = None) -> None:
+                 batch_size: int = 16, charset: Charset | None = None, stretch: bool = True) -> None:
         from polyocr.pipeline.runtime import cpu_session
 
         folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
@@ -487,18 +520,21 @@ class Recognizer:
             raise NoWeights(f"{onnx_path} missing (model.json is there)")
         self.session = cpu_session(onnx_path, threads)
         self.batch_size = batch_size
+        self.stretch = stretch      # read sparse lines again, widened (module docstring)
         self.alternatives = any(o.name == "alt_ids" for o in self.session.get_outputs())
 
     @property
     def height(self) -> int:
         return self.meta.height
 
-    def prepare(self, images: Sequence[Any], vertical: Sequence[bool | None] | None = None) -> list[np.ndarray]:
+    def prepare(self, images: Sequence[Any], vertical: Sequence[bool | None] | None = None,
+                aspects: Sequence[float] | None = None) -> list[np.ndarray]:
         vertical = list(vertical) if vertical is not None else [None] * len(images)
         if len(vertical) != len(images):
             raise ValueError(f"{len(images)} images but {len(vertical)} vertical flags")
-        return [prepare_line(im, self.meta.height, v, None, ink_margin=self.meta.ink_margin)
-                for im, v in zip(images, vertical)]
+        aspects = list(aspects) if aspects is not None else [1.0] * len(images)
+        return [prepare_line(im, self.meta.height, v, None, aspect=a, ink_margin=self.meta.ink_margin)
+                for im, v, a in zip(images, vertical, aspects)]
 
     def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, ...]:
         """One padded batch through the network: ids (B, T), probs (B, T), frame lengths (B,), and with
@@ -516,10 +552,28 @@ class Recognizer:
         """:meth:`recognize` keeping the display-order characters and their positions along the line."""
         if not len(images):
             return []
-        prepared = self.prepare(images, vertical)
+        vertical = list(vertical) if vertical is not None else [None] * len(images)
+        if len(vertical) != len(images):
+            raise ValueError(f"{len(images)} images but {len(vertical)} vertical flags")
         directions = list(directions) if directions is not None else [None] * len(images)
         if len(directions) != len(images):
             raise ValueError(f"{len(images)} images but {len(directions)} directions")
+        grays = [to_gray(im) for im in images]
+        vertical = [is_vertical(g.shape) if v is None else bool(v) for g, v in zip(grays, vertical)]
+        out, frames = self._decode(self.prepare(grays, vertical), directions)
+        if self.stretch:
+            wider = [(i, f) for i, (r, n) in enumerate(zip(out, frames))
+                     if not vertical[i] and (f := stretch_factor(r.visual, n)) > 1.0]
+            if wider:
+                idx = [i for i, _ in wider]
+                again, _ = self._decode(self.prepare([grays[i] for i in idx], [False] * len(idx), [f for _, f in wider]),
+                                        [directions[i] for i in idx])
+                for i, r in zip(idx, again):
+                    out[i] = r
+        return out
+
+    def _decode(self, prepared: list[np.ndarray], directions: list[str | None]) -> tuple[list[LineReading], list[int]]:
+        """Prepared lines → their readings and frame counts (wide lines in pieces, batched by width)."""
         pieces: list[np.ndarray] = []
         owner: list[int] = []                      # the line each piece belongs to, pieces left to right
         for i, x in enumerate(prepared):
@@ -537,12 +591,14 @@ class Recognizer:
         for f, o in zip(frames, owner):
             by_line[o].append(f)  # type: ignore[arg-type]
         out: list[LineReading] = []
+        counts: list[int] = []
         for i, parts in enumerate(by_line):
             ids_i, probs_i, *alt_i = _joined(parts) if len(parts) > 1 else parts[0]
             n = len(ids_i)
             ai, ap = (alt_i[0].copy(), alt_i[1].copy()) if alt_i else (None, None)
             out.append(_reading(self.charset, ids_i, probs_i, n, directions[i], ai, ap))
-        return out
+            counts.append(n)
+        return out, counts
 
 
 def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
