@@ -110,6 +110,36 @@ def test_lines_joined_by_a_river_strip_are_cut_apart():
     assert sorted(round(float(ln.quad[:, 1].mean())) for ln in lines) == [12, 32]
 
 
+@pytest.mark.parametrize("short_at", ["below", "between"])
+def test_a_short_line_joined_to_long_ones_is_kept(short_at):
+    # a paragraph's short last line (40 px of core under 180: 22 % of the long line's count per row)
+    # joined to the line above by a thin strip; cut at 30 % of the widest row it was dropped as "gap"
+    rows = [(10, 14, 20, 200), (30, 34, 150, 190)]
+    if short_at == "between":
+        rows.append((50, 54, 20, 200))
+    prob, thick = _maps(80, 220, rows, 10.0, strip=(160, 162, 10, 54 if short_at == "between" else 34))
+    lines = maps_to_lines(prob, thick, 0.3, 1, 1.0)
+    assert len(lines) == len(rows), [ln.quad.tolist() for ln in lines]
+    short = [ln for ln in lines if ln.quad[:, 0].max() - ln.quad[:, 0].min() < 80]
+    assert len(short) == 1 and abs(float(short[0].quad[:, 1].mean()) - 32) < 1.5
+    assert all(ln.quad[:, 1].max() - ln.quad[:, 1].min() < 12 for ln in lines)
+
+
+def test_line_bins_keeps_what_one_threshold_kept_and_short_lines_besides():
+    from polyocr.pipeline.detect import line_bins
+
+    nabox = np.array([1, 23, 57, 226, 387, 397, 398, 346, 59, 15, 1, 3, 3, 1, 3, 4, 11, 25, 57, 105, 105, 105,
+                      103, 85, 50, 18, 2])                  # the realdev Arabic component, rows at stride 2
+    keep = line_bins(nabox, 4.5)
+    assert keep[3:8].all() and keep[18:25].all()            # both lines
+    assert not keep[9:17].any() and not keep[[0, 1, 26]].any()   # the joint and the thin edges
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        profile = rng.integers(0, 60, rng.integers(3, 40))
+        old_rule = profile >= 0.3 * profile.max()
+        assert not (old_rule & ~line_bins(profile, 4.0)).any()
+
+
 def test_tight_rows_running_off_the_axis_are_cut_apart():
     # two rows' cores (4 px thick, as 10 px lines) rising 2° to the right, 4 px apart, touching at
     # one spot: counted straight across, every row of the mask holds core, so only a sheared count
@@ -224,3 +254,28 @@ def test_marks_are_not_taken_from_other_lines_rules_or_specks():
     for x in range(x0 - 60, x0 - 8, 8):
         dotted[y1 - 10:y1 - 5, x:x + 5] = 0
     assert take_marks(dotted, [line])[0].quad[0, 0] == x0 + 4
+
+
+def test_a_small_full_stop_after_a_line_is_taken_and_a_speck_elsewhere_is_not():
+    # a Japanese "．" at 200 dpi: a 3×3 px dot on the baseline half an em after the line, smaller than
+    # the speck rule's minimum (0.02 × thickness²); the same dot high in the band, or a 2 px speck, is noise
+    from polyocr.pipeline.detect import take_marks
+    from render_util import list_page
+
+    rgb, items = list_page()
+    _, (x0, y0, x1, y1) = items[0]
+    line = _det(x0 + 4, y0 + 3, x1 - 2, y1 - 3)
+    t = (y1 - 3) - (y0 + 3)
+    assert 9 < 0.02 * t * t                                # the speck rule alone would drop the dot
+
+    def with_ink(y, x, h, w):
+        page = np.full_like(rgb, 255)
+        page[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
+        page[y:y + h, x:x + w] = 0
+        return take_marks(page, [line])[0].quad
+
+    base = y1 - 3 - int(0.3 * t)                           # the dot's top row: its middle sits low in the band
+    q = with_ink(base, x1 + 10, 3, 3)
+    assert x1 + 12 <= q[1, 0] <= x1 + 16 and q[0, 0] == x0 + 4, q
+    assert with_ink(y0 + 3 + int(0.15 * t), x1 + 10, 3, 3)[1, 0] == x1 - 2   # high in the band
+    assert with_ink(base, x1 + 10, 2, 2)[1, 0] == x1 - 2                     # 4 px: a speck
