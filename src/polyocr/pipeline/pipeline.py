@@ -36,13 +36,14 @@ from PIL import Image
 from polyocr.bidi import bidi_class
 from polyocr.document import Document, Line, Page, Word
 from polyocr.pipeline.detect import DetectedLine, LineDetector, aabb, gray_page, level, quad_size
+from polyocr.pipeline.dots import DOTS, settle_dots
 from polyocr.pipeline.fragments import join_fragments
 from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.homoglyph import unify_reading
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.rescore import RescoreConfig, language_models, rescore_page
 from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line,
-                                        with_direction)
+                                        to_gray, with_direction)
 from polyocr.pipeline.runtime import cpu_session
 
 __all__ = ["ReadConfig", "Pipeline", "read", "crop_line", "probe_crops", "GlyphOrientation", "TURNS", "CROP_MARGIN"]
@@ -91,6 +92,7 @@ class ReadConfig:
     language_model: bool = True         # choose among doubtful characters with the language's n-gram model (pipeline.rescore)
     lm_weight: float = 0.3              # its weight against the recogniser's log probabilities
     unify_scripts: bool = True          # one script per word among Latin/Cyrillic look-alikes (pipeline.homoglyph)
+    settle_dots: bool = True            # "．" or "・" by the height of the dot (pipeline.dots)
     weights: str | None = None          # folder with detector/recogniser/order weights (default: packaged)
 
     def __post_init__(self) -> None:
@@ -528,6 +530,10 @@ class Pipeline:
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
         if self.config.unify_scripts:
             kept = [(det, unify_reading(r, self.recognizer.charset)) for det, r in kept]
+        if self.config.settle_dots:
+            kept = [(det, r if det.vertical or not any(c in DOTS for c in r.visual) else
+                     settle_dots(r, to_gray(crop_line(rgb, det.quad, False, self.margin)), self.recognizer.charset))
+                    for det, r in kept]
         uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []
         for (det, r), lang in zip(kept, langs):
