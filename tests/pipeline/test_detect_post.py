@@ -279,3 +279,23 @@ def test_a_small_full_stop_after_a_line_is_taken_and_a_speck_elsewhere_is_not():
     assert x1 + 12 <= q[1, 0] <= x1 + 16 and q[0, 0] == x0 + 4, q
     assert with_ink(y0 + 3 + int(0.15 * t), x1 + 10, 3, 3)[1, 0] == x1 - 2   # high in the band
     assert with_ink(base, x1 + 10, 2, 2)[1, 0] == x1 - 2                     # 4 px: a speck
+
+
+def test_a_small_square_core_is_read_along_the_page_not_at_45_degrees():
+    # a contents page's page number at the output stride: 6 core pixels whose tightest rectangle lies
+    # at -45°; its quad came out as a diamond whose crop read as nothing
+    prob = np.full((20, 20), 0.01, np.float32)
+    prob[8, 9:11] = prob[9, 8:11] = prob[10, 9] = 0.99
+    lines = maps_to_lines(prob, np.full((20, 20), np.log(4.3), np.float32), 0.3, 1, 1.0)
+    assert len(lines) == 1
+    q = lines[0].quad
+    assert not lines[0].vertical
+    assert np.allclose(q[0, 1], q[1, 1]) and np.allclose(q[0, 0], q[3, 0])       # level, upright edges
+    # a long line tilted 2° keeps its tilt
+    prob = np.full((40, 220), 0.01, np.float32)
+    for x in range(10, 210):
+        y = int(round(25 - x * np.tan(np.deg2rad(2.0))))
+        prob[y:y + 3, x] = 0.99
+    (line,) = maps_to_lines(prob, np.full((40, 220), np.log(8.0), np.float32), 0.3, 1, 1.0)
+    top = line.quad[1] - line.quad[0]
+    assert 1.5 < -np.degrees(np.arctan2(top[1], top[0])) < 2.5
