@@ -103,7 +103,7 @@ def _oriented_quad(center: np.ndarray, u: np.ndarray, length: float, thick: floa
 
 
 MERGED_RATIO = 2.6   # a core this many times thicker than the predicted core thickness is several lines
-AXIS_FIT = 1.25      # a small core whose axis-aligned box is at most this much bigger than its tightest rectangle is level
+AXIS_FIT = 1.25      # a small core whose axis-aligned box is at most this × its tightest rectangle is level
 SMALL_CORE = 2.5     # ... small: at most this many predicted line thicknesses long
 # slopes (dy/dx) along which split_merged counts a component's rows: straight first, then up to ±4°
 SPLIT_SHEARS = tuple(float(np.tan(np.deg2rad(a))) for a in (0, -1, 1, -2, 2, -3, 3, -4, 4))
@@ -187,7 +187,7 @@ def split_merged(sub: np.ndarray, log_thick: np.ndarray, shrink: float) -> list[
         n, labels = cv2.connectedComponents(cut.astype(np.uint8), connectivity=4)
         parts = [labels == k for k in range(1, n) if (labels == k).sum() >= 3]
         if not parts or sum(int(p.sum()) for p in parts) < 0.5 * len(ys):
-            continue            # the lines are most of the component: a cut leaving only a strip is the strip's
+            continue            # a cut must keep most of the component: one keeping only a strip found the strip
         worst = max(_core_ratio(p, log_thick, shrink) for p in parts)
         if worst < best_ratio and worst <= MERGED_RATIO:
             best, best_ratio = parts, worst
@@ -241,7 +241,8 @@ def _component_line(sub: np.ndarray, x: int, y: int, prob: np.ndarray, log_thick
         # diamonds whose crops read as nothing. Longer cores keep their angle: snapping every line
         # that fits its box within AXIS_FIT lost the slight tilt of scanned pages (generated pages
         # 0.0347 → 0.0353).
-        (cx, cy), (rw, rh), angle = (x + 0.5 + (xs.min() + xs.max()) / 2, y + 0.5 + (ys.min() + ys.max()) / 2), (bw, bh), 0.0
+        cx, cy = x + 0.5 + (xs.min() + xs.max()) / 2, y + 0.5 + (ys.min() + ys.max()) / 2
+        rw, rh, angle = bw, bh, 0.0
     theta = np.deg2rad(angle)
     ax = np.array([np.cos(theta), np.sin(theta)], np.float32)    # direction of the rect's "width" side
     core_len, core_thick = (rw, rh) if rw >= rh else (rh, rw)
