@@ -21,8 +21,8 @@ from polyocr.pipeline.recognize import LineReading, finish_line, ink_extent
 __all__ = ["DOTS", "FULL_STOP_BELOW", "MIDDLE_DOT_ABOVE", "dot_heights", "settle_dots"]
 
 DOTS = {"・": "．", "．": "・"}   # each and what it is taken for when its dot sits on the other's side
-FULL_STOP_BELOW = 0.6            # a dot centred lower than this share of the band is a full stop
-MIDDLE_DOT_ABOVE = 0.52          # ... higher than this, a middle dot
+FULL_STOP_BELOW = 0.6            # a dot centred this far down the band or further is a full stop
+MIDDLE_DOT_ABOVE = 0.52          # ... this far down or less, a middle dot
 MAX_DOT = 0.35                   # a dot is at most this share of the band across, either way
 
 
@@ -67,7 +67,7 @@ def settle_dots(reading: LineReading, gray: np.ndarray, charset: Charset) -> Lin
     heights = dot_heights(gray, reading.visual, reading.spans)
     chars = list(reading.visual)
     for i, y in heights.items():
-        if chars[i] == "・" and y >= FULL_STOP_BELOW or chars[i] == "．" and y <= MIDDLE_DOT_ABOVE:
+        if (chars[i] == "・" and y >= FULL_STOP_BELOW) or (chars[i] == "．" and y <= MIDDLE_DOT_ABOVE):
             chars[i] = DOTS[chars[i]]
     visual = "".join(chars)
     if visual == reading.visual:
