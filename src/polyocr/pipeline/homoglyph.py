@@ -51,8 +51,8 @@ def _votes(chars: str) -> dict[str, int]:
     return votes
 
 
-def _choose(run: str, line_votes: dict[str, int]) -> str:
-    votes = _votes(run)
+def _choose(run: str, votes: dict[str, int], line_votes: dict[str, int]) -> str:
+    """The script of a mixed run, given its distinctive letters' ``votes`` (:func:`_votes`)."""
     if votes["latin"] != votes["cyrillic"]:
         return "latin" if votes["latin"] > votes["cyrillic"] else "cyrillic"
     counts = {s: sum(_script(ch) == s for ch in run) for s in _SCRIPTS}
@@ -81,9 +81,9 @@ def unify_scripts(text: str, seen: Callable[[int, str], str | None] | None = Non
             j += 1
         run = text[i:j]
         if len({_script(ch) for ch in run}) == 2:
-            chosen = _choose(run, line_votes)
-            table = TO_LATIN if chosen == "latin" else TO_CYRILLIC
             votes = _votes(run)
+            chosen = _choose(run, votes, line_votes)
+            table = TO_LATIN if chosen == "latin" else TO_CYRILLIC
             # a letter without a twin is replaced only where the run's own distinctive letters outvote it
             outvoted = seen is not None and votes[chosen] > votes["cyrillic" if chosen == "latin" else "latin"]
             for k in range(i, j):
@@ -106,7 +106,8 @@ def _seen(reading: LineReading, charset: Charset) -> Callable[[int, str], str | 
 
     def seen(k: int, script: str) -> str | None:
         s0, s1 = reading.spans[k]
-        f0, f1 = int(round(s0 * n)), max(int(round(s0 * n)) + 1, int(round(s1 * n)))
+        f0 = int(round(s0 * n))
+        f1 = max(f0 + 1, int(round(s1 * n)))
         best, best_p = None, MIN_SEEN
         for c, p in zip(ai[f0:f1].ravel().tolist(), ap[f0:f1].ravel().tolist()):
             if c != BLANK and p >= best_p:

@@ -507,6 +507,7 @@ class Pipeline:
         crops = [crop_line(rgb, ln.quad, ln.vertical, self.margin) for ln in lines]
         readings = self.recognizer.read(crops, [ln.vertical for ln in lines]) if crops else []
         t.recognize = time.perf_counter() - t0
+        read_from = {id(ln): (ln, c) for ln, c in zip(lines, crops)}   # the crop each line was read from
         lines, readings = self._restack(rgb, lines, list(readings), gray)
         kept = [(ln, r) for ln, r in zip(lines, readings)
                 if r.line.text.strip() and r.line.confidence >= self.config.min_confidence]
@@ -531,8 +532,12 @@ class Pipeline:
         if self.config.unify_scripts:
             kept = [(det, unify_reading(r, self.recognizer.charset)) for det, r in kept]
         if self.config.settle_dots:
+            def crop_of(det: DetectedLine) -> np.ndarray:
+                ln, crop = read_from.get(id(det), (None, None))
+                return crop if ln is det else crop_line(rgb, det.quad, False, self.margin)   # a restacked row
+
             kept = [(det, r if det.vertical or not any(c in DOTS for c in r.visual) else
-                     settle_dots(r, to_gray(crop_line(rgb, det.quad, False, self.margin)), self.recognizer.charset))
+                     settle_dots(r, to_gray(crop_of(det)), self.recognizer.charset))
                     for det, r in kept]
         uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []
