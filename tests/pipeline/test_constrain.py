@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from polyocr.charset import Charset
-from polyocr.pipeline.constrain import (allowed_classes, constrain_page, constraint_language, line_scripts, page_scripts,
+from polyocr.pipeline.constrain import (allowed_classes, bound_script, constrain_page, constraint_language, line_scripts, page_scripts,
                                         page_variant, LANG_SCRIPTS)
 from polyocr.pipeline.recognize import LineReading, RecognizedLine, redecode
 
@@ -98,6 +98,26 @@ def test_constrain_page_relabels_only_lines_it_changed():
     readings, langs = constrain_page([good, bad], ["zh-Hans", "ja"], "zh-Hans", cs)
     assert [r.line.text for r in readings] == ["中文", "中国人民"] and langs == ["zh-Hans", "zh-Hans"]
     assert readings[0] is good
+
+
+def test_digits_and_marks_of_one_script_follow_that_script():
+    cs = Charset.load()
+    assert [bound_script(c) for c in "٠٢۵،؟״־ְ"] == ["arabic"] * 5 + ["hebrew"] * 3
+    assert [bound_script(c) for c in "0.,?\"-"] == [""] * 6
+    # ٠ (Arabic-Indic zero, a dot) read for a full stop on a Chinese page: the page writes no Arabic
+    zh = ["设备的节点数可以通过执行得到", "如下所示的主设备号"] * 4
+    dot = _reading(cs, [[("设", .9)], [("٠", .6), ("．", .3)], [("备", .9)]])
+    readings, _ = constrain_page([dot] + [_reading(cs, [[(c, .9)] for c in t]) for t in zh],
+                                 ["zh-Hans"] * 9, "zh-Hans", cs)
+    assert readings[0].line.text == "设．备"
+    # on an Arabic page an English line keeps the page's digits: "Total ١٢"
+    ar = ["مرحبا بكم في الموقع الرسمي", "هذه صفحة عربية طويلة"] * 4
+    total = _reading(cs, [[(c, .9)] for c in "Total "] + [[("١", .8), ("1", .1)], [("", .9)], [("٢", .8), ("r", .1)]])
+    readings, _ = constrain_page([total] + [_reading(cs, [[(c, .9)] for c in t]) for t in ar], ["en"] + ["ar"] * 8, "ar", cs)
+    assert readings[0].line.text == "Total ١٢" and readings[0] is total
+    # with no page given the old rule holds: every digit and mark admitted
+    assert allowed_classes(cs, LANG_SCRIPTS["en"])[cs.encode("٢")[0][0]]
+    assert not allowed_classes(cs, LANG_SCRIPTS["en"], page=frozenset({"latin"}))[cs.encode("٢")[0][0]]
 
 
 def test_shipped_recogniser_returns_alternatives_for_every_frame():

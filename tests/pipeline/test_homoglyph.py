@@ -90,6 +90,62 @@ def test_a_letter_without_a_twin_takes_the_words_script_from_the_recognisers_alt
     assert unify_reading(_with_alternatives("в Linиx", {5: [("u", 0.1)]}, cs)).line.text == "в Linиx"
 
 
+def _rtl_with_alternatives(visual: str, alts: dict[int, list[tuple[str, float]]], charset) -> LineReading:
+    """A right-to-left line as the recogniser gives it: display order in, logical text out, one frame
+    per display character with the alternatives listed for it."""
+    from polyocr.pipeline.recognize import finish_line
+
+    ids, _ = charset.encode(visual)
+    line = finish_line(charset, ids, [0.9] * len(visual), 0.9, "rtl")
+    r = _with_alternatives(visual, alts, charset)
+    return r._replace(line=line, direction="rtl")
+
+
+def test_a_hebrew_letter_inside_a_latin_word_of_a_hebrew_line_is_mended_and_the_word_put_back_in_order():
+    from polyocr.bidi import to_visual
+    from polyocr.charset import Charset
+    from polyocr.pipeline.homoglyph import stray_rtl_letters
+
+    cs = Charset.load()
+    truth = "שם החיה הוא Kanguru בגרמנית"
+    misread = to_visual(truth, "rtl").replace("Kanguru", "Kanguזu")     # r read as zayin
+    k = misread.index("ז")
+    assert stray_rtl_letters(misread) == [k]
+    r = _rtl_with_alternatives(misread, {k: [("r", 0.2), ("ר", 0.1)]}, cs)
+    assert r.line.text != truth and "uזKangu" in r.line.text            # the stray letter cut the word in two
+    fixed = unify_reading(r, cs)
+    assert fixed.line.text == truth and fixed.visual == to_visual(truth, "rtl")
+    assert len(fixed.line.char_confidences) == len(truth) and fixed.spans == r.spans
+    # no Latin letter among its alternatives: nothing is invented, the reading stays as it was
+    assert unify_reading(_rtl_with_alternatives(misread, {k: [("ר", 0.2)]}, cs), cs).line.text == r.line.text
+
+
+@pytest.mark.parametrize("visual", [
+    "WiFi-ב םיחטשב",          # a prefix letter at the word's edge (display order: its right end)
+    "WiFiב םיחטשב",
+    "Debian 12 םולש",         # words in one script each
+    "a ב c",                  # letters apart, not one word
+])
+def test_right_to_left_letters_at_a_words_edge_or_alone_are_not_strays(visual):
+    from polyocr.charset import Charset
+    from polyocr.pipeline.homoglyph import stray_rtl_letters
+
+    cs = Charset.load()
+    assert stray_rtl_letters(visual) == []
+    r = _rtl_with_alternatives(visual, {k: [("l", 0.3)] for k in range(len(visual))}, cs)
+    assert unify_reading(r, cs).line.text == r.line.text
+
+
+def test_look_alikes_in_a_right_to_left_line_take_their_words_script():
+    from polyocr.charset import Charset
+
+    cs = Charset.load()
+    # "Кыргызстан" inside a Hebrew line, its p and K read as Latin: Cyrillic ы, г, з outvote them
+    r = _rtl_with_alternatives("(Kыpгызстан) תיזיגריקה", {}, cs)
+    fixed = unify_reading(r, cs)
+    assert fixed.line.text == "הקירגיזית (Кыргызстан)" and r.line.text == "הקירגיזית (Kыpгызстан)"
+
+
 class _LookAlikes:
     """The real recogniser, with Latin a/e/o written as their Cyrillic look-alikes in every reading: the
     error the unified model makes on real Russian pages ("Dеbiаn"), made certain."""

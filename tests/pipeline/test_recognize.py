@@ -13,7 +13,8 @@ import polyocr
 from polyocr.bidi import to_visual
 from polyocr.charset import BLANK, Charset
 from polyocr.pipeline.recognize import (INK_MARGIN, MAX_STRETCH, STRETCH_BELOW, STRETCH_TO, NoWeights, Recognizer, ctc_greedy, cut_to_ink, erase_rules,
-                                        finish_line, is_vertical, pad_batch, split_wide, plan_batches, prepare_line, stretch_factor)
+                                        finish_line, is_vertical, pad_batch, split_wide, plan_batches, prepare_line, split_narrow_runs,
+                                        stretch_factor, NARROW, NARROW_RUN)
 
 torch.set_num_threads(1)
 
@@ -358,3 +359,57 @@ def test_the_shipped_recogniser_reads_condensed_lines_by_widening_them(monkeypat
             assert ned(normal.line.text, text) < 0.05
     assert calls.count(1) == 6 * 2 + 6            # each squeezed line read twice, each normal one once
     assert np.mean(plain) > 0.1 and np.mean(widened) < 0.05, (np.mean(plain), np.mean(widened))
+
+
+def _narrow_frames(cs: Charset, runs: list[tuple[str, int]], blank_at: dict[int, float] | None = None):
+    """Frame outputs (ids, probs, alt_ids, alt_probs) for ``runs`` of (character or "" = blank, frames);
+    ``blank_at``: frame → blank probability listed second among its alternatives."""
+    ids = [BLANK if not ch else cs.encode(ch)[0][0] for ch, n in runs for _ in range(n)]
+    t = len(ids)
+    alt_ids = np.zeros((t, 4), np.int64)
+    alt_p = np.zeros((t, 4), np.float32)
+    for f, i in enumerate(ids):
+        b = (blank_at or {}).get(f, 0.01)
+        alt_ids[f, :2] = (i, BLANK) if i != BLANK else (BLANK, cs.encode("ר")[0][0])
+        alt_p[f, :2] = (1.0 - b, b)
+    return np.array(ids), alt_p[:, 0].copy(), alt_ids, alt_p
+
+
+def test_a_narrow_letter_over_three_frames_or_more_is_read_as_two(cs):
+    narrow = frozenset(cs.encode(NARROW)[0])
+    yod = "י"
+    # "ייתכן" with its two yods run together over four frames, the third likelier blank than the others
+    frames = _narrow_frames(cs, [("", 1), (yod, 4), ("ת", 2), ("", 1)], blank_at={3: 0.3})
+    before = [a.copy() for a in frames]
+    split = split_narrow_runs(frames, narrow)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, before))           # the input is not changed
+    assert split[0].tolist()[1:5] == [frames[0][1]] * 2 + [BLANK, frames[0][1]]   # cut where blank was likeliest
+    assert split[1][3] == pytest.approx(0.3) and split[2][3, 0] == BLANK
+    out, _, _ = ctc_greedy(split[0], split[1], len(split[0]))
+    assert cs.decode(out) == yod + yod + "ת"
+    # a tie: the middle frame of the run
+    assert split_narrow_runs(_narrow_frames(cs, [(yod, 5)]), narrow)[0].tolist().index(BLANK) == 2
+    # a run of one or two frames is one letter, and a wide letter may fill any number of frames
+    for runs in ([(yod, NARROW_RUN - 1), ("", 1)], [("ש", 6)], [("", 3)]):
+        f = _narrow_frames(cs, runs)
+        assert split_narrow_runs(f, narrow) is f
+
+
+@pytest.mark.parametrize("font, size, text", [
+    ("FrankRuehlCLM-MediumOblique.ttf", 26, "אוקיינוס וחיים"),
+    ("KeterYG-MediumOblique.ttf", 22, "הרווחים עליה מוות"),
+])
+def test_the_shipped_recogniser_keeps_tightly_set_doubled_letters(font, size, text):
+    """Culmus faces set yod-yod and vav-vav so tightly that the pair fills one run of frames
+    (measured with v15: "וחים", "מות" without the split)."""
+    from PIL import ImageDraw, ImageFont
+
+    path = f"/usr/share/fonts/truetype/culmus/{font}"
+    f = ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.RAQM)
+    box = f.getbbox(text, direction="rtl")
+    img = Image.new("L", (box[2] + 20, box[3] + 16), 255)
+    ImageDraw.Draw(img).text((10, 8), text, font=f, fill=0, direction="rtl")
+    rec = Recognizer(threads=1)
+    assert rec.read([img], directions=["rtl"])[0].line.text == text
+    rec._narrow = frozenset()                                  # the same recogniser without the split
+    assert rec.read([img], directions=["rtl"])[0].line.text != text

@@ -106,6 +106,20 @@ def test_an_inserted_character_can_be_read_as_nothing():
     assert rescore(r, form, CS, RescoreConfig(deletions=False)).line.text == "ftorm"
 
 
+def test_a_space_between_numbers_stays_while_one_inside_a_word_may_go():
+    # a model that has only seen numbers run together and the word "form" whole
+    joined = fit(["the 4.45.1 form", "in 12.34.5 forms", "4.45.1", "form 1.23.4"] * 5, order=4)
+    numbers = _reading(_word("4.4 5.1", {3: [(" ", 0.6), ("", 0.38)]}))
+    assert numbers.line.text == "4.4 5.1"
+    assert rescore(numbers, joined, CS).line.text == "4.4 5.1"          # not joined into "4.45.1"
+    word = _reading(_word("fo rm", {2: [(" ", 0.6), ("", 0.38)]}))
+    assert rescore(word, joined, CS).line.text == "form"                 # a space between letters still may
+    # on a right-to-left line, joining the two numbers would also swap them in logical order
+    rtl = _reading(_word("ىلع 4.4 5.1", {7: [(" ", 0.6), ("", 0.38)]}), direction="rtl")
+    assert rtl.line.text.startswith("5.1 4.4")
+    assert rescore(rtl, fit(["على 4.45.1"] * 20, order=4), CS).line.text.startswith("5.1 4.4")
+
+
 def test_a_run_of_doubtful_characters_shortens_the_searched_history():
     from polyocr.pipeline.rescore import _history
 

@@ -30,7 +30,7 @@ from polyocr.charset import Charset
 from polyocr.pipeline.language import han_variant, script_of
 from polyocr.pipeline.recognize import LineReading, redecode
 
-__all__ = ["LANG_SCRIPTS", "constraint_language", "line_scripts", "page_scripts", "page_variant", "allowed_classes", "page_constraints", "constrain_page"]
+__all__ = ["LANG_SCRIPTS", "bound_script", "constraint_language", "line_scripts", "page_scripts", "page_variant", "allowed_classes", "page_constraints", "constrain_page"]
 
 LANG_SCRIPTS: dict[str, frozenset[str]] = {
     "en": frozenset({"latin"}), "ru": frozenset({"latin", "cyrillic"}), "ar": frozenset({"latin", "arabic"}),
@@ -112,10 +112,29 @@ _CHARS: dict[str, tuple[str, ...]] = {}
 _ALLOWED: dict[tuple[str, frozenset[str], str], np.ndarray] = {}
 
 
-def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str = "") -> np.ndarray:
+def bound_script(ch: str) -> str:
+    """The script a character belongs to for admission: its letters' script (:func:`script_of`), and
+    for the marks only one script's text uses, that script too: Arabic-Indic digits and Arabic
+    punctuation (٠ is a dot, ٢ a hook: on a Chinese page they are a misread "." or "r"), Hebrew points,
+    geresh, gershayim and maqaf. Western digits and common punctuation belong to none."""
+    s = script_of(ch)
+    if s:
+        return s
+    o = ord(ch)
+    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
+        return "arabic"
+    if 0x0590 <= o <= 0x05FF or 0xFB1D <= o <= 0xFB4F:
+        return "hebrew"
+    return ""
+
+
+def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str = "",
+                    page: frozenset[str] | None = None) -> np.ndarray:
     """A bool per class: may a line restricted to ``scripts`` (minus ``drop_variant`` Han forms) emit it.
-    Cached per (charset, scripts, variant): a page asks for the same few masks on every line."""
-    key = (charset.sha256, scripts, drop_variant)
+    A digit or mark bound to one script (:func:`bound_script`) is admitted with that script, or where
+    the ``page`` writes it (an English line on an Arabic page may hold ١٢٣); ``page=None``: always.
+    Cached per (charset, scripts, variant, page): a page asks for the same few masks on every line."""
+    key = (charset.sha256, scripts, drop_variant, page)
     ok = _ALLOWED.get(key)
     if ok is None:
         if charset.sha256 not in _CHARS:
@@ -124,7 +143,11 @@ def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str
         ok = np.zeros(len(chars), bool)
         for i, ch in enumerate(chars):
             s = script_of(ch[0]) if ch else ""
-            ok[i] = not s or (s in scripts and not (s == "han" and drop_variant and han_variant(ch[0]) == drop_variant))
+            if not s:
+                b = bound_script(ch[0]) if ch else ""
+                ok[i] = not b or page is None or b in scripts or b in page
+                continue
+            ok[i] = s in scripts and not (s == "han" and drop_variant and han_variant(ch[0]) == drop_variant)
         ok[0] = True                                                 # blank
         _ALLOWED[key] = ok
     return ok
@@ -139,7 +162,7 @@ def page_constraints(readings: Sequence[LineReading], langs: Sequence[str], main
     for r, lang in zip(readings, langs):
         clang = constraint_language(r.line.text, lang, main, written)
         drop = {"hans": "hant", "hant": "hans"}.get(variant, "") if clang in ("zh-Hans", "zh-Hant") else ""
-        out.append((clang, allowed_classes(charset, line_scripts(r.line.text, clang, written), drop)))
+        out.append((clang, allowed_classes(charset, line_scripts(r.line.text, clang, written), drop, written)))
     return out
 
 

@@ -14,23 +14,33 @@ own script, not a twin) becomes the best letter of the winning script among its 
 when the recogniser saw one; otherwise it stays. Runs in
 one script are never touched: a Russian word read entirely as Latin ("cnocob" for "способ") holds
 distinctive Latin letters the map does not cover.
+
+Right-to-left lines get the same rule on their display order, where a Latin or Cyrillic word is
+still one run, plus one more: a single Hebrew or Arabic letter with a Latin or Cyrillic letter right
+beside it on both sides ("Kanguזu", "keHזypy" for "кенгуру") is a misread letter of that word, never
+how a right-to-left text is written (a prefix letter sits at the word's edge: "בWiFi"). Left in,
+it also cuts the word in two for the bidirectional algorithm, which then prints the halves swapped
+("uזKangu"). It becomes the best letter of the word's script among its frames' alternatives when the
+recogniser saw one, and the line's logical order is rebuilt from the mended display order.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from polyocr.bidi import resolve_levels, visual_order
 from polyocr.charset import BLANK, Charset
 from polyocr.pipeline.language import script_of
-from polyocr.pipeline.recognize import LineReading
+from polyocr.pipeline.recognize import LineReading, finish_line, infer_direction
 
-__all__ = ["TO_CYRILLIC", "TO_LATIN", "unify_scripts", "unify_reading"]
+__all__ = ["TO_CYRILLIC", "TO_LATIN", "unify_scripts", "unify_reading", "stray_rtl_letters"]
 
 _PAIRS = ("aа", "cс", "eе", "oо", "pр", "xх", "yу", "sѕ", "iі", "jј", "ëё",
           "AА", "BВ", "CС", "EЕ", "HН", "KК", "MМ", "OО", "PР", "TТ", "XХ", "IІ", "JЈ", "SЅ", "ËЁ")
 TO_CYRILLIC: dict[str, str] = {lat: cyr for lat, cyr in _PAIRS}
 TO_LATIN: dict[str, str] = {cyr: lat for lat, cyr in _PAIRS}
 _SCRIPTS = ("latin", "cyrillic")
+_RTL_SCRIPTS = ("hebrew", "arabic")
 
 
 def _script(ch: str) -> str:
@@ -119,14 +129,51 @@ def _seen(reading: LineReading, charset: Charset) -> Callable[[int, str], str | 
     return seen
 
 
+def stray_rtl_letters(visual: str) -> list[int]:
+    """Display positions of single Hebrew or Arabic letters with a Latin or Cyrillic letter right
+    beside them on both sides: misread letters of a left-to-right word (module docstring)."""
+    return [k for k in range(1, len(visual) - 1)
+            if script_of(visual[k]) in _RTL_SCRIPTS and _script(visual[k - 1]) and _script(visual[k + 1])]
+
+
+def _word_script(visual: str, k: int) -> str:
+    """The script the letters around display position ``k`` (up to the next non-letter) vote for."""
+    i, j = k, k + 1
+    while i > 0 and (_script(visual[i - 1]) or script_of(visual[i - 1]) in _RTL_SCRIPTS):
+        i -= 1
+    while j < len(visual) and (_script(visual[j]) or script_of(visual[j]) in _RTL_SCRIPTS):
+        j += 1
+    run = "".join(ch for ch in visual[i:j] if _script(ch))
+    return _choose(run, _votes(run), _votes(visual))
+
+
 def unify_reading(reading: LineReading, charset: Charset | None = None) -> LineReading:
-    """:func:`unify_scripts` on a line's text and its display-order characters, when the two are the
-    same string (a left-to-right line: no reordering to keep in step); with ``charset``, the frames'
-    alternatives supply the winning script's letters for the losing script's distinctive ones."""
-    text = reading.line.text
-    if reading.visual != text or len(reading.spans) != len(text):
+    """:func:`unify_scripts` on a line's display-order characters, its text following; with
+    ``charset``, the frames' alternatives supply the winning script's letters for the losing script's
+    distinctive ones, and on a line that holds right-to-left letters, for :func:`stray_rtl_letters`.
+    Same length, character for character, so positions and confidences carry over."""
+    text, visual = reading.line.text, reading.visual
+    if len(reading.spans) != len(visual) or len(text) != len(visual):
         return reading
-    fixed = unify_scripts(text, _seen(reading, charset) if charset is not None else None)
-    if fixed == text:
+    seen = _seen(reading, charset) if charset is not None else None
+    if visual == text:
+        fixed = unify_scripts(text, seen)
+        if fixed == text:
+            return reading
+        return reading._replace(line=reading.line._replace(text=fixed), visual=fixed)
+    if seen is None:
+        return reading            # reordered, and no alternatives to mend it with
+    chars = list(visual)
+    for k in stray_rtl_letters(visual):
+        chars[k] = seen(k, _word_script(visual, k)) or chars[k]
+    fixed = unify_scripts("".join(chars), seen)
+    if fixed == visual:
         return reading
-    return reading._replace(line=reading.line._replace(text=fixed), visual=fixed)
+    # the display order changed script at some positions: rebuild the logical text from it, each
+    # character keeping its confidence (carried back to display order through the old permutation)
+    direction = reading.direction or infer_direction(visual)
+    order = visual_order(resolve_levels(text, direction))
+    conf = [reading.line.char_confidences[li] for li in order]
+    ids, _ = charset.encode(fixed)
+    line = finish_line(charset, ids, conf, reading.line.confidence, direction)
+    return reading._replace(line=line, visual=fixed, direction=direction)

@@ -40,6 +40,7 @@ from polyocr.pipeline.dots import DOTS, settle_dots
 from polyocr.pipeline.fragments import join_fragments
 from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.homoglyph import unify_reading
+from polyocr.pipeline.quotes import typed_quotes
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.rescore import RescoreConfig, language_models, rescore_page
 from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line,
@@ -93,6 +94,7 @@ class ReadConfig:
     lm_weight: float = 0.3              # its weight against the recogniser's log probabilities
     unify_scripts: bool = True          # one script per word among Latin/Cyrillic look-alikes (pipeline.homoglyph)
     settle_dots: bool = True            # "．" or "・" by the height of the dot (pipeline.dots)
+    typed_quotes: bool = True           # quotation marks as the line's language types them (pipeline.quotes)
     weights: str | None = None          # folder with detector/recogniser/order weights (default: packaged)
 
     def __post_init__(self) -> None:
@@ -531,6 +533,8 @@ class Pipeline:
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
         if self.config.unify_scripts:
             kept = [(det, unify_reading(r, self.recognizer.charset)) for det, r in kept]
+        if self.config.typed_quotes:
+            kept = [(det, typed_quotes(r, lang)) for (det, r), lang in zip(kept, langs)]
         if self.config.settle_dots:
             def crop_of(det: DetectedLine) -> np.ndarray:
                 ln, crop = read_from.get(id(det), (None, None))

@@ -35,6 +35,12 @@ Conventions (recorded in ``model.json`` and checked when loading):
   After the first pass, a horizontal line with fewer than :data:`STRETCH_BELOW` frames per character
   it read is prepared again, widened to :data:`STRETCH_TO` (at most :data:`MAX_STRETCH` ×), and its
   second reading replaces the first (:func:`stretch_factor`; measured in BENCHMARKS.md, session 16).
+* **Doubled narrow letters.** CTC writes a letter twice only with a blank frame between the two, and
+  Hebrew yod and vav are narrow enough that a tightly set pair ("יי", "וו") leaves no room for one:
+  the pair comes out as one run of frames. A single yod or vav fills one or two frames (3,546 of
+  3,546 on realdev's Hebrew lines, and every single one on the held-out synthetic lines), while 29 of
+  the 41 pairs read as one filled three or more; such a run is read as the two letters it is, split
+  at its frame likeliest to be blank (:func:`split_narrow_runs`).
 * **Confidence** of a line is the geometric mean of the per-character probabilities, each the highest
   frame probability of the character's CTC run; an empty line gets the mean blank probability.
 """
@@ -71,6 +77,8 @@ INK_MARGIN = 0.25  # what `polyocr export rec` records as input.ink_margin (0.2-
 STRETCH_BELOW = {"arabic": 1.9, "other": 2.4}
 STRETCH_TO = {"arabic": 2.2, "other": 2.8}
 MAX_STRETCH = 2.0
+NARROW = "יו"           # letters too narrow to fill NARROW_RUN frames alone (module docstring)
+NARROW_RUN = 3
 
 
 class NoWeights(FileNotFoundError):
@@ -416,6 +424,48 @@ def ctc_greedy_frames(ids: np.ndarray, probs: np.ndarray, length: int
     return out, conf, mean, frames
 
 
+def split_narrow_runs(frames: tuple[np.ndarray, ...], narrow_ids: frozenset[int],
+                      min_run: int = NARROW_RUN) -> tuple[np.ndarray, ...]:
+    """A line's frame outputs (ids, probs[, alt_ids, alt_probs]) with each run of one :data:`NARROW`
+    letter over ``min_run`` frames or more cut in two: the inner frame whose blank probability is
+    highest (the middle on a tie) becomes blank, so greedy decoding and every later re-decoding read
+    two letters. Untouched arrays come back as they were."""
+    ids = frames[0]
+    if not narrow_ids or len(ids) < min_run or not np.isin(ids, list(narrow_ids)).any():
+        return frames
+    cuts: list[int] = []
+    f = 0
+    while f < len(ids):
+        c = int(ids[f])
+        g = f
+        while g + 1 < len(ids) and ids[g + 1] == c:
+            g += 1
+        if c in narrow_ids and g - f + 1 >= min_run:
+            inner = list(range(f + 1, g))
+            blank = [_blank_prob(frames, k) for k in inner]
+            mid = (f + g) / 2
+            cuts.append(max(zip(blank, (-abs(k - mid) for k in inner), inner))[2])
+        f = g + 1
+    if not cuts:
+        return frames
+    out = [a.copy() for a in frames]
+    for k in cuts:
+        out[0][k] = BLANK
+        out[1][k] = _blank_prob(frames, k)
+        if len(out) > 2:                     # alternatives: blank first, the rest in their order after it
+            row_ids, row_p = frames[2][k], frames[3][k]
+            order = sorted(range(len(row_ids)), key=lambda j: (row_ids[j] != BLANK, j))
+            out[2][k], out[3][k] = row_ids[order], row_p[order]
+    return tuple(out)
+
+
+def _blank_prob(frames: tuple[np.ndarray, ...], k: int) -> float:
+    if len(frames) > 2:
+        hit = frames[2][k] == BLANK
+        return float(frames[3][k][hit].max()) if hit.any() else 0.0
+    return 0.0
+
+
 def infer_direction(text: str) -> str:
     """Paragraph direction of a decoded line when nobody said: "rtl" when at least as many words are
     mostly right-to-left as mostly left-to-right (words, not characters: "السعر 45.50 دولار Microsoft
@@ -522,6 +572,7 @@ class Recognizer:
         self.batch_size = batch_size
         self.stretch = stretch      # read sparse lines again, widened (module docstring)
         self.alternatives = any(o.name == "alt_ids" for o in self.session.get_outputs())
+        self._narrow = frozenset(i for ch in NARROW for i in self.charset.encode(ch)[0])
 
     @property
     def height(self) -> int:
@@ -593,7 +644,7 @@ class Recognizer:
         out: list[LineReading] = []
         counts: list[int] = []
         for i, parts in enumerate(by_line):
-            ids_i, probs_i, *alt_i = _joined(parts) if len(parts) > 1 else parts[0]
+            ids_i, probs_i, *alt_i = split_narrow_runs(_joined(parts) if len(parts) > 1 else parts[0], self._narrow)
             n = len(ids_i)
             ai, ap = (alt_i[0].copy(), alt_i[1].copy()) if alt_i else (None, None)
             out.append(_reading(self.charset, ids_i, probs_i, n, directions[i], ai, ap))

@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from polyocr.charset import BLANK, Charset
+from polyocr.charset import BLANK, SPACE, Charset
 from polyocr.models.charlm import BOS, CharLM, LMSet
 from polyocr.pipeline.constrain import LANG_SCRIPTS
 from polyocr.pipeline.homoglyph import TO_CYRILLIC, TO_LATIN
@@ -94,6 +94,7 @@ class _Plan:
 
 
 _WORDLIKE: dict[str, np.ndarray] = {}
+_DIGITS: dict[str, np.ndarray] = {}
 
 
 def _wordlike(charset: Charset) -> np.ndarray:
@@ -107,6 +108,26 @@ def _wordlike(charset: Charset) -> np.ndarray:
             ch = charset.decode([i]) if i != BLANK else ""
             got[i] = len(ch) == 1 and (ch == " " or unicodedata.category(ch)[0] in "LM")
         _WORDLIKE[charset.sha256] = got
+    return got
+
+
+def _between_digits(reads: np.ndarray, charset: Charset) -> np.ndarray:
+    """Per CTC run: a space with a digit right beside it on both sides ("4.4 5.1", "2 6.1"). It stays
+    as read: the models know numbers only as prose spells them, and deleting such a space does not
+    remove a stray character but joins two numbers, which on a right-to-left line also swaps them
+    ("5.1 4.4" → "4.45.1"). A stray space between other marks ("- -") may still go."""
+    digit = _digits(charset)[reads]
+    before = np.concatenate([[False], digit[:-1]])
+    after = np.concatenate([digit[1:], [False]])
+    return (reads == SPACE) & before & after
+
+
+def _digits(charset: Charset) -> np.ndarray:
+    got = _DIGITS.get(charset.sha256)
+    if got is None:
+        got = np.array([i != BLANK and len(ch := charset.decode([i])) == 1 and unicodedata.category(ch) == "Nd"
+                        for i in range(len(charset))], bool)
+        _DIGITS[charset.sha256] = got
     return got
 
 
@@ -158,7 +179,7 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     p_read = np.where(nz, np.where(ai == top[:, None], ap, 0.0).max(1), 0.0)
     run_p = np.maximum.reduceat(p_read, starts)
     reads = top[starts]
-    doubtful = np.flatnonzero((run_p < cfg.confident) & wordlike[reads])
+    doubtful = np.flatnonzero((run_p < cfg.confident) & wordlike[reads] & ~_between_digits(reads, charset))
     if len(doubtful) and native is not None:
         doubtful = doubtful[~_foreign_words(reads, charset, native)[doubtful]]
     if not len(doubtful):
