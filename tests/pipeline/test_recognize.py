@@ -409,7 +409,5 @@ def test_the_shipped_recogniser_keeps_tightly_set_doubled_letters(font, size, te
     box = f.getbbox(text, direction="rtl")
     img = Image.new("L", (box[2] + 20, box[3] + 16), 255)
     ImageDraw.Draw(img).text((10, 8), text, font=f, fill=0, direction="rtl")
-    rec = Recognizer(threads=1)
-    assert rec.read([img], directions=["rtl"])[0].line.text == text
-    rec._narrow = frozenset()                                  # the same recogniser without the split
-    assert rec.read([img], directions=["rtl"])[0].line.text != text
+    assert Recognizer(threads=1).read([img], directions=["rtl"])[0].line.text == text
+    assert Recognizer(threads=1, split_narrow=False).read([img], directions=["rtl"])[0].line.text != text

@@ -161,7 +161,7 @@ def unify_reading(reading: LineReading, charset: Charset | None = None) -> LineR
         if fixed == text:
             return reading
         return reading._replace(line=reading.line._replace(text=fixed), visual=fixed)
-    if seen is None:
+    if seen is None or charset is None:
         return reading            # reordered, and no alternatives to mend it with
     chars = list(visual)
     for k in stray_rtl_letters(visual):
@@ -175,5 +175,7 @@ def unify_reading(reading: LineReading, charset: Charset | None = None) -> LineR
     order = visual_order(resolve_levels(text, direction))
     conf = [reading.line.char_confidences[li] for li in order]
     ids, _ = charset.encode(fixed)
+    if len(ids) != len(fixed):    # composed by normalisation: the confidences would not line up
+        return reading
     line = finish_line(charset, ids, conf, reading.line.confidence, direction)
     return reading._replace(line=line, visual=fixed, direction=direction)

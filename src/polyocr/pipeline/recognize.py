@@ -555,7 +555,8 @@ class Recognizer:
     """
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, threads: int = 2,
-                 batch_size: int = 16, charset: Charset | None = None, stretch: bool = True) -> None:
+                 batch_size: int = 16, charset: Charset | None = None, stretch: bool = True,
+                 split_narrow: bool = True) -> None:
         from polyocr.pipeline.runtime import cpu_session
 
         folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
@@ -572,6 +573,7 @@ class Recognizer:
         self.batch_size = batch_size
         self.stretch = stretch      # read sparse lines again, widened (module docstring)
         self.alternatives = any(o.name == "alt_ids" for o in self.session.get_outputs())
+        self.split_narrow = split_narrow    # a yod or vav over NARROW_RUN frames is two (module docstring)
         self._narrow = frozenset(i for ch in NARROW for i in self.charset.encode(ch)[0])
 
     @property
@@ -644,7 +646,8 @@ class Recognizer:
         out: list[LineReading] = []
         counts: list[int] = []
         for i, parts in enumerate(by_line):
-            ids_i, probs_i, *alt_i = split_narrow_runs(_joined(parts) if len(parts) > 1 else parts[0], self._narrow)
+            ids_i, probs_i, *alt_i = split_narrow_runs(_joined(parts) if len(parts) > 1 else parts[0],
+                                                       self._narrow if self.split_narrow else frozenset())
             n = len(ids_i)
             ai, ap = (alt_i[0].copy(), alt_i[1].copy()) if alt_i else (None, None)
             out.append(_reading(self.charset, ids_i, probs_i, n, directions[i], ai, ap))
