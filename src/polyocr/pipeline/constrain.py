@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from polyocr.charset import Charset
-from polyocr.pipeline.language import han_variant, script_of
+from polyocr.pipeline.language import han_variant, rtl_block, script_of
 from polyocr.pipeline.recognize import LineReading, redecode
 
 __all__ = ["LANG_SCRIPTS", "bound_script", "constraint_language", "line_scripts", "page_scripts", "page_variant", "allowed_classes", "page_constraints", "constrain_page"]
@@ -117,15 +117,7 @@ def bound_script(ch: str) -> str:
     for the marks only one script's text uses, that script too: Arabic-Indic digits and Arabic
     punctuation (٠ is a dot, ٢ a hook: on a Chinese page they are a misread "." or "r"), Hebrew points,
     geresh, gershayim and maqaf. Western digits and common punctuation belong to none."""
-    s = script_of(ch)
-    if s:
-        return s
-    o = ord(ch)
-    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
-        return "arabic"
-    if 0x0590 <= o <= 0x05FF or 0xFB1D <= o <= 0xFB4F:
-        return "hebrew"
-    return ""
+    return script_of(ch) or rtl_block(ch)
 
 
 def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str = "",
@@ -143,8 +135,8 @@ def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str
         ok = np.zeros(len(chars), bool)
         for i, ch in enumerate(chars):
             s = script_of(ch[0]) if ch else ""
-            if not s:
-                b = bound_script(ch[0]) if ch else ""
+            if not s:                        # no letter: a digit or mark, bound to a script or to none
+                b = rtl_block(ch[0]) if ch else ""
                 ok[i] = not b or page is None or b in scripts or b in page
                 continue
             ok[i] = s in scripts and not (s == "han" and drop_variant and han_variant(ch[0]) == drop_variant)

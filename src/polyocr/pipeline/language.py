@@ -14,7 +14,7 @@ import functools
 from collections import Counter
 from typing import Sequence
 
-__all__ = ["script_of", "han_variant", "line_language", "page_languages"]
+__all__ = ["script_of", "rtl_block", "han_variant", "line_language", "page_languages"]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -25,10 +25,9 @@ def script_of(ch: str) -> str:
         return "latin" if ch.isalpha() else ""
     if 0x0400 <= o <= 0x052F:
         return "cyrillic"
-    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
-        return "arabic" if ch.isalpha() else ""
-    if 0x0590 <= o <= 0x05FF or 0xFB1D <= o <= 0xFB4F:
-        return "hebrew" if ch.isalpha() else ""
+    rtl = rtl_block(ch)
+    if rtl:
+        return rtl if ch.isalpha() else ""
     if 0xAC00 <= o <= 0xD7AF or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F:
         return "hangul"
     if 0x3040 <= o <= 0x30FF or 0x31F0 <= o <= 0x31FF or 0xFF66 <= o <= 0xFF9D:
@@ -37,6 +36,17 @@ def script_of(ch: str) -> str:
         return "han"
     if 0x00C0 <= o <= 0x024F:
         return "latin"
+    return ""
+
+
+def rtl_block(ch: str) -> str:
+    """'arabic' or 'hebrew' for any character of those scripts' Unicode blocks (letters, digits,
+    points, punctuation), else ''."""
+    o = ord(ch)
+    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
+        return "arabic"
+    if 0x0590 <= o <= 0x05FF or 0xFB1D <= o <= 0xFB4F:
+        return "hebrew"
     return ""
 
 

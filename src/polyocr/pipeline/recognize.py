@@ -431,39 +431,28 @@ def split_narrow_runs(frames: tuple[np.ndarray, ...], narrow_ids: frozenset[int]
     highest (the middle on a tie) becomes blank, so greedy decoding and every later re-decoding read
     two letters. Untouched arrays come back as they were."""
     ids = frames[0]
-    if not narrow_ids or len(ids) < min_run or not np.isin(ids, list(narrow_ids)).any():
+    if not narrow_ids or len(ids) < min_run:
         return frames
-    cuts: list[int] = []
-    f = 0
-    while f < len(ids):
-        c = int(ids[f])
-        g = f
-        while g + 1 < len(ids) and ids[g + 1] == c:
-            g += 1
-        if c in narrow_ids and g - f + 1 >= min_run:
-            inner = list(range(f + 1, g))
-            blank = [_blank_prob(frames, k) for k in inner]
-            mid = (f + g) / 2
-            cuts.append(max(zip(blank, (-abs(k - mid) for k in inner), inner))[2])
-        f = g + 1
-    if not cuts:
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    ends = np.concatenate([starts[1:], [len(ids)]]) - 1
+    long = (ends - starts + 1 >= min_run) & np.isin(ids[starts], list(narrow_ids))
+    if not long.any():
         return frames
+    alts = len(frames) > 2
+    blank = np.where(frames[2] == BLANK, frames[3], 0.0).max(1) if alts else np.zeros(len(ids))
+    cuts = []
+    for f, g in zip(starts[long].tolist(), ends[long].tolist()):
+        inner = range(f + 1, g)
+        mid = (f + g) / 2
+        cuts.append(max(inner, key=lambda k: (blank[k], -abs(k - mid), k)))
     out = [a.copy() for a in frames]
     for k in cuts:
         out[0][k] = BLANK
-        out[1][k] = _blank_prob(frames, k)
-        if len(out) > 2:                     # alternatives: blank first, the rest in their order after it
-            row_ids, row_p = frames[2][k], frames[3][k]
-            order = sorted(range(len(row_ids)), key=lambda j: (row_ids[j] != BLANK, j))
-            out[2][k], out[3][k] = row_ids[order], row_p[order]
+        out[1][k] = blank[k]
+        if alts:                             # alternatives: blank first, the rest in their order after it
+            order = np.argsort(frames[2][k] != BLANK, kind="stable")
+            out[2][k], out[3][k] = frames[2][k][order], frames[3][k][order]
     return tuple(out)
-
-
-def _blank_prob(frames: tuple[np.ndarray, ...], k: int) -> float:
-    if len(frames) > 2:
-        hit = frames[2][k] == BLANK
-        return float(frames[3][k][hit].max()) if hit.any() else 0.0
-    return 0.0
 
 
 def infer_direction(text: str) -> str:

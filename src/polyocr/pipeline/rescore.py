@@ -27,7 +27,7 @@ import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -93,22 +93,25 @@ class _Plan:
     k: int = 0                            # history length searched (the model's, or shorter: max_window)
 
 
-_WORDLIKE: dict[str, np.ndarray] = {}
-_DIGITS: dict[str, np.ndarray] = {}
+_CLASS_MASKS: dict[tuple[str, str], np.ndarray] = {}
+
+
+def _class_mask(charset: Charset, kind: str, test: Callable[[str], bool]) -> np.ndarray:
+    """Per class of ``charset``: does ``test`` hold for its one character (never for blank or a
+    class of several characters). Built once per charset and ``kind``."""
+    key = (charset.sha256, kind)
+    got = _CLASS_MASKS.get(key)
+    if got is None:
+        got = _CLASS_MASKS[key] = np.array([i != BLANK and len(ch := charset.decode([i])) == 1 and test(ch)
+                                            for i in range(len(charset))], bool)
+    return got
 
 
 def _wordlike(charset: Charset) -> np.ndarray:
     """Per class: a letter, a combining mark or the space. Only these may change or be chosen: the
     models learned prose, so on a bullet, a quotation mark, a digit or code punctuation they would only
     voice their corpus's habits ("•" → "*", "4.19" → "4,19", "‘" → '"'), not what is printed."""
-    got = _WORDLIKE.get(charset.sha256)
-    if got is None:
-        got = np.zeros(len(charset), bool)
-        for i in range(len(charset)):
-            ch = charset.decode([i]) if i != BLANK else ""
-            got[i] = len(ch) == 1 and (ch == " " or unicodedata.category(ch)[0] in "LM")
-        _WORDLIKE[charset.sha256] = got
-    return got
+    return _class_mask(charset, "wordlike", lambda ch: ch == " " or unicodedata.category(ch)[0] in "LM")
 
 
 def _between_digits(reads: np.ndarray, charset: Charset) -> np.ndarray:
@@ -116,19 +119,10 @@ def _between_digits(reads: np.ndarray, charset: Charset) -> np.ndarray:
     as read: the models know numbers only as prose spells them, and deleting such a space does not
     remove a stray character but joins two numbers, which on a right-to-left line also swaps them
     ("5.1 4.4" → "4.45.1"). A stray space between other marks ("- -") may still go."""
-    digit = _digits(charset)[reads]
+    digit = _class_mask(charset, "digit", lambda ch: unicodedata.category(ch) == "Nd")[reads]
     before = np.concatenate([[False], digit[:-1]])
     after = np.concatenate([digit[1:], [False]])
     return (reads == SPACE) & before & after
-
-
-def _digits(charset: Charset) -> np.ndarray:
-    got = _DIGITS.get(charset.sha256)
-    if got is None:
-        got = np.array([i != BLANK and len(ch := charset.decode([i])) == 1 and unicodedata.category(ch) == "Nd"
-                        for i in range(len(charset))], bool)
-        _DIGITS[charset.sha256] = got
-    return got
 
 
 def native_scripts(lang: str) -> frozenset[str]:
