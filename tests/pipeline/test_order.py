@@ -336,6 +336,22 @@ def test_a_heading_cut_at_the_gutter_is_read_before_the_columns():
     assert order.index(50) < order.index(0) and order.index(51) > order.index(24)
 
 
+def test_a_running_header_and_a_title_over_one_column_come_before_the_columns():
+    # Three columns of 20 lines; above them, each in a white band across the page, a running header
+    # at the top right (over column 3) and a title centred over column 2 as wide as its lines (its
+    # row is its own). Before: the header was read last and the title after column 1 (ru-s0-00007).
+    cols = [(90.0, 540.0), (600.0, 1050.0), (1110.0, 1560.0)]
+    boxes = [(x0, 240.0 + 50.0 * r, x1, 264.0 + 50.0 * r) for x0, x1 in cols for r in range(20)]
+    header, title = (1380.0, 110.0, 1560.0, 130.0), (620.0, 170.0, 1030.0, 206.0)
+    b = np.array(boxes + [header, title])
+    order = xycut_order(b)
+    assert order[:2] == [60, 61] and order[2:] == list(range(60))
+    # lines over two columns in the top band are the columns' own first row: left where they are
+    firsts = np.array(boxes + [(90.0, 170.0, 400.0, 206.0), (600.0, 170.0, 900.0, 206.0)])
+    order = xycut_order(firsts)
+    assert order.index(60) < order.index(0) and order.index(61) > order.index(19)
+
+
 def test_order_metrics():
     truth = ["a", "b", "c", "d", "e"]
     assert order_accuracy(truth, truth) == 1.0

@@ -182,3 +182,50 @@ def test_a_word_in_a_script_the_model_did_not_learn_stays_as_read(tmp_path):
     assert rescore_page([cyrillic], ["ru"], lms, CS, RescoreConfig(weight=1.0))[0].line.text == "в сгие"
     initial = _reading(_word("C. Иванов", {0: [("C", 0.55), ("С", 0.44)]}))
     assert rescore_page([initial], ["ru"], lms, CS, RescoreConfig(weight=1.0))[0].line.text == "С. Иванов"
+
+
+def test_latin_words_on_a_line_whose_model_does_not_spell_latin_are_judged_by_the_english_model(tmp_path):
+    """"Deblan" on a Russian line: the Russian model leaves Latin words as read, the English one knows
+    "Debian". Both models settle their own words of the same line, and neither undoes the other."""
+    ru = fit(["все сгие в доме", "сгие дом", "в доме все"] * 5, order=4)
+    en = fit(["debian is free", "install debian now", "the debian project"] * 5, order=4)
+    lms = LMSet(save_lms({"ru": ru, "en": en}, tmp_path / "charlm.safetensors"))
+    line = _reading(_word("Deblan в доие", {3: [("l", 0.55), ("i", 0.44)], 11: [("и", 0.55), ("м", 0.44)]}))
+    cfg = RescoreConfig(weight=1.0)
+    assert rescore_page([line], ["ru"], lms, CS, cfg)[0].line.text == "Debian в доме"
+    assert rescore_page([line], ["ru"], lms, CS, RescoreConfig(weight=1.0, latin_model=""))[0].line.text == "Deblan в доме"
+    # an English line is its own model's already: nothing is searched twice
+    assert rescore_page([line], ["en"], lms, CS, cfg)[0].line.text == "Debian в доие"
+    # on a right-to-left line the Latin word is scored in its own (display) order
+    he = fit(["שלום עולם", "עולם ומלואו"] * 5, order=4)
+    lms2 = LMSet(save_lms({"he": he, "en": en}, tmp_path / "charlm2.safetensors"))
+    rtl = _reading(_word("Deblan םולש", {3: [("l", 0.55), ("i", 0.44)]}), direction="rtl")
+    assert "Debian" in rescore_page([rtl], ["he"], lms2, CS, cfg)[0].line.text
+
+
+def test_a_sentence_mark_between_words_is_settled_by_context():
+    """A full stop read as a comma before a capital ("the cat, The hat"): the second choice each time on
+    realdev's English lines. Between digits or after one, a mark stays as read, and a mark is never
+    turned into a letter or deleted."""
+    en = fit(["the cat sat. The hat is there. Then the cat ate.", "they sat, then the cat sat. The end."] * 5, order=4)
+    cfg = RescoreConfig(weight=1.0)
+    line = _reading(_word("the cat, The hat", {7: [(",", 0.6), (".", 0.38)]}))
+    assert rescore(line, en, CS, cfg).line.text == "the cat. The hat"
+    assert rescore(line, en, CS, RescoreConfig(weight=1.0, marks=False)).line.text == "the cat, The hat"
+    number = _reading(_word("cat 4,19 The", {5: [(",", 0.6), (".", 0.38)]}))
+    assert rescore(number, en, CS, cfg).line.text == "cat 4,19 The"
+    into_letter = _reading(_word("the cat, The", {7: [(",", 0.6), ("e", 0.38)]}))
+    assert rescore(into_letter, en, CS, cfg).line.text == "the cat, The"
+
+
+def test_acronyms_on_a_foreign_line_stay_as_read(tmp_path):
+    """The English model respells capitals-only words by its common words ("NFC" → "NEC" on a Hebrew
+    page): on a line whose own model does not spell Latin, an acronym is left as read."""
+    ru = fit(["в доме", "в доме все"] * 5, order=4)
+    en = fit(["the nec is near", "nec nec nec"] * 5, order=4)
+    lms = LMSet(save_lms({"ru": ru, "en": en}, tmp_path / "charlm.safetensors"))
+    cfg = RescoreConfig(weight=1.0)
+    caps = _reading(_word("в NFC", {3: [("F", 0.55), ("E", 0.44)]}))
+    assert rescore_page([caps], ["ru"], lms, CS, cfg)[0].line.text == "в NFC"
+    lower = _reading(_word("в nfc", {3: [("f", 0.55), ("e", 0.44)]}))
+    assert rescore_page([lower], ["ru"], lms, CS, cfg)[0].line.text == "в nec"

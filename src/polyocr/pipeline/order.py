@@ -428,12 +428,33 @@ def _title_rows(b: np.ndarray, ids: np.ndarray, gutters: list[tuple[float, float
     return out
 
 
+def _top_band(b: np.ndarray, ids: np.ndarray, pieces: list[np.ndarray], t: float) -> np.ndarray:
+    """The lines above the first white band across the whole page when they stand over at most one
+    text column (a running header at the top right, a title centred over the middle column): they
+    are read before the columns, not after whichever column holds their centre. Lines over two or
+    more columns are the columns' own first row (or a title the gutter rule handles)."""
+    gaps = _gaps(b[ids, 1], b[ids, 3], 0.3 * t)
+    if not gaps:
+        return ids[:0]
+    cut = (gaps[0][0] + gaps[0][1]) / 2
+    above = (b[ids, 1] + b[ids, 3]) / 2 < cut
+    band = ids[above]
+    held = [p for p in pieces if np.isin(p, band).any()]
+    below = [p for p in pieces if np.isin(p, ids[~above]).any()]
+    if len(held) > 1 or len(below) < 2 or len(band) * 2 >= len(ids):
+        return ids[:0]
+    return band
+
+
 def _xy(b: np.ndarray, ids: np.ndarray, t: float, depth: int = 0) -> list[int]:
     if len(ids) <= 1 or depth > 200:
         return _leaf(b, ids)
     xg = _gaps(b[ids, 0], b[ids, 2], 0.5 * t, tol=len(ids) // 10)
     xs = _split(b, ids, 0, xg) if xg else []
     if xg and _columnar(b, xs, t):
+        band = _top_band(b, ids, xs, t)
+        if len(band):
+            return _xy(b, band, t, depth + 1) + _xy(b, np.setdiff1d(ids, band), t, depth + 1)
         # Lines in or across a gutter that sit above or below all the columns (a title, a centred
         # page number) come before or after them, not inside whichever column holds their centre.
         # No full-width line may share such a line's row: the gutter valleys, found with a few

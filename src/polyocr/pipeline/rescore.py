@@ -14,9 +14,15 @@ of a page go to :mod:`polyocr.models.charlm` in one vectorised call. Characters 
 network put them: a CTC run changes class or disappears, nothing is inserted, so word boxes and
 confidences carry over.
 
+A full stop and a comma between words may become one another; other
+punctuation, digits and symbols stay as read. A line whose model does not spell Latin (Russian,
+Korean, Arabic, Hebrew) has its Latin words searched by the English model in the same pass, each word
+by one model.
+
 Right-to-left lines are decoded in display order; their characters are fed to the model in reverse,
-which is logical order for the letters (digits and Latin runs inside such lines are scored reversed,
-a small error the weight absorbs). Vertical lines read top to bottom already.
+which is logical order for the letters (digits inside such lines are scored reversed, a small error
+the weight absorbs; their Latin words go to the English model in display order, their own). Vertical
+lines read top to bottom already.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import itertools
 import math
 import os
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -73,6 +79,9 @@ class RescoreConfig:
     min_prob: float = 1e-4     # floor for an alternative's probability inside the log
     max_window: int = 243      # most candidate combinations in one search window (3 ** 5): a line with
                                # many doubtful characters in a row is searched with a shorter history
+    marks: bool = True         # full stops and commas between words may change into one another
+    latin_model: str = "en"    # whose model judges the Latin words of lines whose own model does not
+                               # spell Latin (Russian, Korean, Arabic, Hebrew); "" leaves them as read
 
 
 @dataclass
@@ -108,10 +117,36 @@ def _class_mask(charset: Charset, kind: str, test: Callable[[str], bool]) -> np.
 
 
 def _wordlike(charset: Charset) -> np.ndarray:
-    """Per class: a letter, a combining mark or the space. Only these may change or be chosen: the
-    models learned prose, so on a bullet, a quotation mark, a digit or code punctuation they would only
-    voice their corpus's habits ("•" → "*", "4.19" → "4,19", "‘" → '"'), not what is printed."""
+    """Per class: a letter, a combining mark or the space. Only these (and sentence marks between words,
+    :func:`_sentence_marks`) may change or be chosen: the models learned prose, so on a bullet, a
+    quotation mark, a digit or code punctuation they would only voice their corpus's habits ("•" → "*",
+    "4.19" → "4,19", "‘" → '"'), not what is printed."""
     return _class_mask(charset, "wordlike", lambda ch: ch == " " or unicodedata.category(ch)[0] in "LM")
+
+
+# Sentence punctuation the models learned from prose, where they may choose between its forms: the
+# full stop and the comma. Not the colon: a form's "Label:" ends a line, where prose ends with a full
+# stop (30 of them on the generated pages became "Label."). Not the semicolon (code's "R_ENVIRON; if"
+# became "," on realdev). Not the CJK marks: "、" and "；" separate list items, which the Chinese
+# models told from "，" wrongly 4 times in 7 on the generated pages and never rightly, and "。"/"，"
+# changed once rightly there, once wrongly on the held-out lines and none of realdev's seven "，"
+# read as "。". Not the Arabic "،" and "؛" (6 changes on the generated pages, 4 wrong, none right:
+# Arabic text writes "," too).
+SENTENCE_MARKS = ".,"
+
+
+def _sentence_marks(reads: np.ndarray, charset: Charset) -> np.ndarray:
+    """Per CTC run: a sentence mark between words (a letter on one side, a letter or a space on the
+    other; not at the line's edge). There the models know the punctuation as well as the letters:
+    "…the document, The" is a full stop read as a comma (24 of 195 realdev English lines with such a
+    mark, the full stop the second choice each time). Beside a digit ("4.19", "2.") or ending a line
+    a mark stays as read."""
+    mark = _class_mask(charset, "sentence", lambda ch: ch in SENTENCE_MARKS)[reads]
+    letter = _class_mask(charset, "letter", lambda ch: unicodedata.category(ch)[0] == "L")[reads]
+    ok = letter | (reads == SPACE)
+    left_letter, left_ok = np.concatenate([[False], letter[:-1]]), np.concatenate([[False], ok[:-1]])
+    right_letter, right_ok = np.concatenate([letter[1:], [False]]), np.concatenate([ok[1:], [False]])
+    return mark & ((left_letter & right_ok) | (right_letter & left_ok))
 
 
 def _between_digits(reads: np.ndarray, charset: Charset) -> np.ndarray:
@@ -134,29 +169,69 @@ def native_scripts(lang: str) -> frozenset[str]:
     return scripts if lang in ("en", "ja", "zh-Hans", "zh-Hant") else scripts - {"latin"}
 
 
+_SCRIPT_IDS: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+
+
+def _class_scripts(charset: Charset) -> tuple[tuple[str, ...], np.ndarray]:
+    """The script names (index 0: none) and, per class, its script's index: a letter's script by
+    :func:`script_of`, 0 for blank, non-letters and classes of several characters. Built once."""
+    got = _SCRIPT_IDS.get(charset.sha256)
+    if got is None:
+        per = [script_of(ch) if i != BLANK and len(ch := charset.decode([i])) == 1 else "" for i in range(len(charset))]
+        names = ("",) + tuple(sorted(set(per) - {""}))
+        got = _SCRIPT_IDS[charset.sha256] = (names, np.array([names.index(x) for x in per], np.int16))
+    return got
+
+
+def _words(script: np.ndarray) -> np.ndarray:
+    """Per CTC run: its word's number (1, 2, ...; 0 for a run that is not a letter). A word is a
+    maximal run of letters, of any scripts."""
+    letter = script > 0
+    start = letter & ~np.concatenate([[False], letter[:-1]])
+    return np.cumsum(start) * letter
+
+
+def _word_votes(reads: np.ndarray, charset: Charset, inside: Callable[[str], bool]) -> np.ndarray:
+    """Per CTC run: whether it belongs to a word whose distinctive letters are mostly in scripts for
+    which ``inside`` holds. Latin/Cyrillic look-alike twins (a, е, Т, ...) do not vote: "Sроtifу" is
+    Latin by its t and f, and a word of twins only ("С." for an initial) is in no script's majority."""
+    names, ids = _class_scripts(charset)
+    script = ids[reads]
+    word = _words(script)
+    twin = _class_mask(charset, "twin", lambda ch: ch in TO_CYRILLIC or ch in TO_LATIN)[reads]
+    votes = (script > 0) & ~twin
+    ins = np.array([bool(n) and inside(n) for n in names])
+    total = np.bincount(word[votes], minlength=int(word.max(initial=0)) + 1)
+    yes = np.bincount(word[votes], weights=ins[script[votes]], minlength=len(total))
+    return (word > 0) & (2 * yes[word] > total[word])
+
+
+def _capital_words(reads: np.ndarray, charset: Charset) -> np.ndarray:
+    """Per CTC run: whether it belongs to a word of two or more letters, all capitals (NFC, CTAN,
+    LG3): acronyms, which a model of prose respells as its common words ("NFC" → "NEC")."""
+    word = _words(_class_scripts(charset)[1][reads])
+    cased = _class_mask(charset, "cased", lambda ch: ch.islower() or ch.isupper() or ch.istitle())[reads]
+    small = cased & ~_class_mask(charset, "upper", str.isupper)[reads]
+    size = np.bincount(word, minlength=int(word.max(initial=0)) + 1)
+    n_cased = np.bincount(word[cased], minlength=len(size))
+    n_small = np.bincount(word[small], minlength=len(size))
+    return (word > 0) & (size[word] > 1) & (n_cased[word] > 0) & (n_small[word] == 0)
+
+
 def _foreign_words(reads: np.ndarray, charset: Charset, native: frozenset[str]) -> np.ndarray:
     """Per CTC run: whether it belongs to a word whose distinctive letters are mostly in a script the
     model did not learn (a Latin word on a Russian line). The Russian model spelled "true" as "сгие",
     "makepen" as "пакереп" and "sparc" as "ѕрагс": it knows few Latin words, so it judges them by
-    Cyrillic habits. Latin/Cyrillic look-alike twins (a, е, Т, ...) do not vote: "Sроtifу" is Latin
-    by its t and f, and a word of twins only ("С." for an initial) stays the model's to judge."""
-    chars = [charset.decode([c]) for c in reads.tolist()]
-    scripts = [script_of(ch) if len(ch) == 1 else "" for ch in chars]
-    out = np.zeros(len(scripts), bool)
-    k = 0
-    for is_word, group in itertools.groupby(zip(scripts, chars), key=lambda sc: bool(sc[0])):
-        letters = list(group)
-        if is_word:
-            votes = [s in native for s, ch in letters if ch not in TO_CYRILLIC and ch not in TO_LATIN]
-            out[k:k + len(letters)] = len(votes) - sum(votes) > sum(votes)
-        k += len(letters)
-    return out
+    Cyrillic habits."""
+    return _word_votes(reads, charset, lambda s: s not in native)
 
 
 def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, charset: Charset,
-          native: frozenset[str] | None = None) -> _Plan | None:
+          native: frozenset[str] | None = None, within: frozenset[str] | None = None) -> _Plan | None:
     """The line's doubtful characters and their alternatives, or None when nothing is in doubt.
-    ``native``: the scripts the model spells; a word mostly in another script stays as read."""
+    ``native``: the scripts the model spells; a word mostly in another script stays as read.
+    ``within``: only words mostly in these left-to-right scripts are reconsidered, and the line is fed
+    to the model in display order, which is those words' own order on a right-to-left line too."""
     ai, ap = reading.alt_ids, reading.alt_probs
     if ai is None or ap is None or not len(ai) or cfg.weight <= 0:
         return None
@@ -173,9 +248,17 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     p_read = np.where(nz, np.where(ai == top[:, None], ap, 0.0).max(1), 0.0)
     run_p = np.maximum.reduceat(p_read, starts)
     reads = top[starts]
-    doubtful = np.flatnonzero((run_p < cfg.confident) & wordlike[reads] & ~_between_digits(reads, charset))
+    marks = _class_mask(charset, "sentence", lambda ch: ch in SENTENCE_MARKS)
+    doubtful = np.flatnonzero((run_p < cfg.confident) & ~_between_digits(reads, charset)
+                              & (wordlike[reads] | (cfg.marks & _sentence_marks(reads, charset))))
     if len(doubtful) and native is not None:
         doubtful = doubtful[~_foreign_words(reads, charset, native)[doubtful]]
+    if len(doubtful) and within is not None:
+        names, ids = _class_scripts(charset)
+        if not np.isin(ids[reads], [names.index(n) for n in within if n in names]).any():
+            return None                                    # no letter of those scripts on the line
+        doubtful = doubtful[_word_votes(reads, charset, lambda s: s in within)[doubtful]
+                            & ~_capital_words(reads, charset)[doubtful]]
     if not len(doubtful):
         return None
     runs = list(zip(starts.tolist(), ends.tolist()))
@@ -189,9 +272,15 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
         for c, p in zip(seg_ids[seg_ok].tolist(), seg_p[seg_ok].tolist()):
             if p > best.get(c, 0.0):
                 best[c] = p
-        others = sorted(((c, p) for c, p in best.items() if c != read and p >= cfg.min_alt and wordlike[c]),
+        kind = marks if marks[read] else wordlike          # a mark becomes another mark, a letter a letter
+        others = sorted(((c, p) for c, p in best.items() if c != read and p >= cfg.min_alt and kind[c]),
                         key=lambda x: -x[1])
-        if cfg.deletions:
+        if within is not None:
+            # a foreign word's case is the image's to say: an English prose model would write
+            # "\LaTeX" as "\LaTex", and acronyms and code are written as they are
+            low = charset.decode([read]).lower()
+            others = [(c, p) for c, p in others if charset.decode([c]).lower() != low]
+        if cfg.deletions and not marks[read]:
             # the run read as nothing: blank in every one of its frames (the least of them, as a bound)
             blank = np.where(seg_ids == BLANK, seg_p, 0.0).max(1).min()
             if blank >= cfg.min_alt:
@@ -200,7 +289,7 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
         doubt = doubt or len(others) > 0
     if not doubt:
         return None
-    direction = reading.direction or infer_direction(reading.visual)
+    direction = "ltr" if within is not None else reading.direction or infer_direction(reading.visual)
     order = list(range(len(runs)))[::-1] if direction == "rtl" else list(range(len(runs)))
     return _Plan(reading, top, top_p, ok, runs, order, [cands[r] for r in order], [])
 
@@ -320,23 +409,31 @@ def _search(plan: _Plan, lp: np.ndarray, k: int, cfg: RescoreConfig) -> list[int
     return choice
 
 
-def _apply(plan: _Plan, choice: list[int], charset: Charset) -> LineReading:
-    r = plan.reading
-    if not any(choice):
-        return r
-    ai, ap = r.alt_ids, r.alt_probs
-    ids = plan.top.copy()
-    probs = np.where(ids == BLANK, plan.top_p, 0.0).astype(np.float32)
-    for pos, ci in enumerate(choice):
-        f0, f1 = plan.runs[plan.order[pos]]
-        c = plan.cands[pos][ci][0]
-        ids[f0:f1 + 1] = c
-        if c == BLANK:
-            probs[f0:f1 + 1] = plan.cands[pos][ci][1]
-            continue
-        seg = ai[f0:f1 + 1] == c
-        probs[f0:f1 + 1] = np.where(seg.any(1), np.where(seg, ap[f0:f1 + 1], 0.0).max(1), 0.0)
-    return _reading(charset, ids, probs, len(ids), r.direction, ai, ap)
+Choice = tuple[_Plan, list[int]]   # a searched line and the candidate index chosen at each position
+
+
+def _apply(reading: LineReading, chosen: Sequence[Choice], charset: Charset) -> LineReading:
+    """``reading`` with the chosen candidates of one or more searches over it. The plans share the
+    reading's frames (the same ``allowed``) and never change the same run."""
+    chosen = [(p, c) for p, c in chosen if any(c)]
+    if not chosen:
+        return reading
+    ai, ap = reading.alt_ids, reading.alt_probs
+    ids = chosen[0][0].top.copy()
+    probs = chosen[0][0].top_p.astype(np.float32)     # a run kept as read keeps its frames' probabilities
+    for plan, choice in chosen:
+        for pos, ci in enumerate(choice):
+            if not ci:
+                continue
+            f0, f1 = plan.runs[plan.order[pos]]
+            c = plan.cands[pos][ci][0]
+            ids[f0:f1 + 1] = c
+            if c == BLANK:
+                probs[f0:f1 + 1] = plan.cands[pos][ci][1]
+                continue
+            seg = ai[f0:f1 + 1] == c
+            probs[f0:f1 + 1] = np.where(seg.any(1), np.where(seg, ap[f0:f1 + 1], 0.0).max(1), 0.0)
+    return _reading(charset, ids, probs, len(ids), reading.direction, ai, ap)
 
 
 def rescore(reading: LineReading, lm: CharLM, charset: Charset, cfg: RescoreConfig = RescoreConfig(),
@@ -344,13 +441,15 @@ def rescore(reading: LineReading, lm: CharLM, charset: Charset, cfg: RescoreConf
     """``reading`` decoded again with ``lm`` over its alternatives; unchanged when the graph exported no
     alternatives or no character is in doubt. ``allowed`` (bool per class) limits the candidates, as
     :func:`polyocr.pipeline.recognize.redecode` does."""
-    return _rescore_lines([reading], lm, charset, cfg, [allowed])[0]
+    got = _choose([reading], lm, charset, cfg, [allowed])[0]
+    return _apply(reading, [got] if got else [], charset)
 
 
-def _rescore_lines(readings: Sequence[LineReading], lm: CharLM, charset: Charset, cfg: RescoreConfig,
-                   allowed: Sequence[np.ndarray | None], native: frozenset[str] | None = None) -> list[LineReading]:
-    """Lines of one language: all their queries go to the model in one call."""
-    plans = [_plan(r, cfg, a, charset, native) for r, a in zip(readings, allowed)]
+def _choose(readings: Sequence[LineReading], lm: CharLM, charset: Charset, cfg: RescoreConfig,
+            allowed: Sequence[np.ndarray | None], native: frozenset[str] | None = None,
+            within: frozenset[str] | None = None) -> list[Choice | None]:
+    """Lines of one language searched with ``lm``: all their queries go to the model in one call."""
+    plans = [_plan(r, cfg, a, charset, native, within) for r, a in zip(readings, allowed)]
     hists: list[tuple[int, ...]] = []
     chars: list[int] = []
     lm_ids: dict[int, tuple[int, int]] = {}
@@ -361,31 +460,43 @@ def _rescore_lines(readings: Sequence[LineReading], lm: CharLM, charset: Charset
             hists += h
             chars += c
     if not chars:
-        return list(readings)
+        return [None] * len(readings)
     k = lm.order - 1
     lp = lm.logprob(np.array(hists, np.int64).reshape(len(chars), k), np.array(chars, np.int64))
-    out = []
-    for r, p in zip(readings, plans):
+    out: list[Choice | None] = []
+    for p in plans:
         if p is None:
-            out.append(r)
+            out.append(None)
             continue
         n = sum(len(c) for c, free in zip(p.combos, p.free) if not free)
-        out.append(_apply(p, _search(p, lp[p.start:p.start + n], p.k, cfg), charset))
+        out.append((p, _search(p, lp[p.start:p.start + n], p.k, cfg)))
     return out
 
 
 def rescore_page(readings: Sequence[LineReading], langs: Sequence[str], lms: LMSet, charset: Charset,
                  cfg: RescoreConfig = RescoreConfig(),
                  allowed: Sequence[np.ndarray | None] | None = None) -> list[LineReading]:
-    """Every line rescored with its language's model (lines in a language without one stay as read)."""
-    out = list(readings)
+    """Every line rescored with its language's model (lines in a language without one stay as read).
+
+    The Latin words of a line whose model does not spell Latin ("Deblan" on a Russian line) are
+    judged by ``cfg.latin_model``'s model in the same pass: the line's own model leaves them as read,
+    and a Latin word in Russian, Korean, Arabic or Hebrew text is mostly a name or a term that English
+    text writes too. Each word is searched by one model, so the two choices never touch the same run."""
     masks = list(allowed) if allowed is not None else [None] * len(readings)
+    chosen: list[list[Choice]] = [[] for _ in readings]
+    latin = lms.get(cfg.latin_model) if cfg.latin_model else None
     for lang in sorted(set(langs)):
         lm = lms.get(lang)
         if lm is None:
             continue
         idx = [i for i, l in enumerate(langs) if l == lang]
-        for i, r in zip(idx, _rescore_lines([readings[i] for i in idx], lm, charset, cfg, [masks[i] for i in idx],
-                                            native_scripts(lang))):
-            out[i] = r
-    return out
+        native = native_scripts(lang)
+        passes = [(lm, cfg, native, None)]
+        if latin is not None and "latin" not in native:
+            passes.append((latin, replace(cfg, deletions=False), None, frozenset({"latin"})))
+        for model, c, nat, within in passes:
+            for i, got in zip(idx, _choose([readings[i] for i in idx], model, charset, c,
+                                           [masks[i] for i in idx], nat, within)):
+                if got is not None:
+                    chosen[i].append(got)
+    return [_apply(r, c, charset) for r, c in zip(readings, chosen)]
