@@ -1,6 +1,6 @@
 """Page speed: polyocr (one process) vs Tesseract (own language pack, one process per core).
 
-    .venv/bin/python benchmarks/bench_speed.py [--per-language 2] [--workers 2] [--threads 2] [--ours-workers 2]
+    .venv/bin/python benchmarks/bench_speed.py [--per-language 2] [--workers 2] [--threads 2] [--ours-workers 2] [--accurate]
 
 Pages: held-out generated A4 pages at 200 dpi, dense layouts only (prose and columns), clean, all
 eight languages, made once into ``--cache``. Each engine reads the same pages; our pipeline is
@@ -8,6 +8,8 @@ built and warmed on one page before the clock starts (model loading is a one-off
 polyocr runs three ways: one page at a time on 2 intra-op threads (latency); 2 pages at a time on
 1 thread each from one process (as the HTTP service runs); 2 worker processes × 1 thread, each with
 its own models (as `polyocr read --workers 2` runs, and as Tesseract runs). The ratio uses the fastest.
+``--accurate`` runs polyocr as ``polyocr read --accurate`` does (doubtful Korean, Arabic and
+traditional Chinese lines read at a second width too: ``ReadConfig.reread_languages``).
 
 Prints pages/s (pages / wall time, whole machine), s/page (mean time one page took, as each page
 saw it), CPU seconds per page, page NED (so speed is not bought with garbage), the speed ratio,
@@ -52,6 +54,7 @@ def main() -> int:
     ap.add_argument("--ours-workers", type=int, default=2,
                     help="also run polyocr on this many pages at once, 1 intra-op thread each (0 = skip)")
     ap.add_argument("--skip-ours", action="store_true", help="Tesseract only (before the pipeline exists)")
+    ap.add_argument("--accurate", action="store_true", help="polyocr as `polyocr read --accurate` runs it")
     a = ap.parse_args()
 
     pages = generate_heldout_pages(a.cache, list(LANGUAGES), a.per_language, seed=a.seed, degrade="clean",
@@ -60,13 +63,14 @@ def main() -> int:
     rows = []
     ours = None
     if not a.skip_ours:
-        engine = OursEngine(threads=a.threads)
+        engine = OursEngine(threads=a.threads, accurate=a.accurate)
         engine.warm(pages[0].image)                             # warm-up: sessions, arenas, first-call costs
         ours = run_engine(engine, pages, out, workers=1, echo=None)
         rows.append((ours, f"1 page at a time × {a.threads} threads"))
         if a.ours_workers > 1:
-            variants = [(OursEngine(threads=1, parallel=True), f"{a.ours_workers} pages at a time × 1 thread (one process)"),
-                        (OursEngine(threads=1, processes=a.ours_workers), f"{a.ours_workers} processes × 1 thread")]
+            variants = [(OursEngine(threads=1, parallel=True, accurate=a.accurate),
+                         f"{a.ours_workers} pages at a time × 1 thread (one process)"),
+                        (OursEngine(threads=1, processes=a.ours_workers, accurate=a.accurate), f"{a.ours_workers} processes × 1 thread")]
             for engine, how in variants:
                 engine.warm(pages[0].image)
                 run = run_engine(engine, pages, out, workers=a.ours_workers, echo=None)
@@ -78,7 +82,8 @@ def main() -> int:
     rows.append((tess, f"{a.workers} processes × 1 thread"))
 
     mean = summarize([r for r, _ in rows])["mean"]
-    print(f"{len(pages)} pages ({a.per_language} per language, 200 dpi A4, dense layouts), {os.cpu_count()} cores\n")
+    print(f"{len(pages)} pages ({a.per_language} per language, 200 dpi A4, dense layouts), {os.cpu_count()} cores; "
+          f"polyocr {'--accurate' if a.accurate else 'defaults'}\n")
     print("| engine | how | pages | wall s | pages/s | s/page | CPU s/page | NED | other procs' cores |")
     print("|---|---|---|---|---|---|---|---|---|")
     for run, how in rows:

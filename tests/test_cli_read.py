@@ -180,3 +180,19 @@ def test_real_pipeline_end_to_end(corpus: tuple[Path, list[tuple[Path, str | Non
             else ["Hello polyocr 2024"]
         for page_doc, text in zip(doc.pages, want):
             assert _similar(page_doc.text, text) > 0.7, (path, page_doc.text)
+
+
+def test_accurate_reads_the_korean_sample_at_least_as_well(tmp_path: Path) -> None:
+    """`--accurate` on the bundled Korean page: same exit, no traceback, text no further from the
+    truth than the default reading (the second width is kept only where it scores better)."""
+    from polyocr.eval.metrics import ned
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "ko-form.jpg"
+    truth = sample.with_suffix(".txt").read_text(encoding="utf-8")
+    plain, accurate = polyocr("read", sample), polyocr("read", sample, "--accurate")
+    for proc in (plain, accurate):
+        _no_traceback(proc)
+        assert proc.returncode == 0, proc.stderr
+    strip = lambda t: "".join(t.split())  # noqa: E731
+    assert ned(strip(accurate.stdout), strip(truth)) <= ned(strip(plain.stdout), strip(truth)) + 0.01
+    assert ned(strip(accurate.stdout), strip(truth)) < 0.1

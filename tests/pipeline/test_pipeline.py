@@ -401,3 +401,42 @@ def test_a_contents_entry_stops_before_its_dot_leader():
     two = wide.copy()
     two[:, dots[2]:] = 255
     assert trim_leaders(two, [line])[0] is line
+
+
+def test_doubtful_korean_lines_are_read_again_wider_and_the_likelier_reading_kept(res, pipe, monkeypatch):
+    """Real page, real models: with ``polyocr read --accurate`` the doubtful horizontal lines of a
+    Korean page are read a second time at 1.2 × their width, and each keeps whichever reading scores
+    better by recogniser + language model (rescore.line_score); confident lines and other languages'
+    lines are not read again, and by default every line is read once."""
+    from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES
+    from polyocr.pipeline.rescore import RescoreConfig, line_score
+
+    calls = []
+    real = Pipeline._reread
+
+    def spy(self, kept, langs, masks, crop_of):
+        out = real(self, kept, langs, masks, crop_of)
+        calls.append((kept, langs, out))
+        return out
+
+    monkeypatch.setattr(Pipeline, "_reread", spy)
+    sample = _page(res, "ko", "prose")
+    accurate = Pipeline(ReadConfig(threads=2, reread_languages=ACCURATE_LANGUAGES))
+    page = accurate.read_image(sample.image)
+    assert page.language == "ko" and len(calls) == 1
+    kept, langs, out = calls[0]
+    cfg = RescoreConfig(weight=accurate.config.lm_weight)
+    changed = 0
+    for (det, before), (det2, after), lang in zip(kept, out, langs):
+        assert det2 is det
+        doubtful = lang in ACCURATE_LANGUAGES and min(before.line.char_confidences, default=1.0) < 0.7
+        if not doubtful:
+            assert after is before                        # not read again
+        elif after is not before:
+            changed += 1
+            assert line_score(after, accurate.lms.get(lang), cfg) > line_score(before, accurate.lms.get(lang), cfg)
+    assert changed >= 1                                   # some line did read better wider
+    assert ned(page.text, sample.page.text) < 0.15
+    calls.clear()
+    pipe.read_image(sample.image)                         # the defaults
+    assert not calls

@@ -411,3 +411,20 @@ def test_the_shipped_recogniser_keeps_tightly_set_doubled_letters(font, size, te
     ImageDraw.Draw(img).text((10, 8), text, font=f, fill=0, direction="rtl")
     assert Recognizer(threads=1).read([img], directions=["rtl"])[0].line.text == text
     assert Recognizer(threads=1, split_narrow=False).read([img], directions=["rtl"])[0].line.text != text
+
+
+def test_a_line_can_be_read_at_another_width():
+    """Real ONNX inference: ``aspects`` widens the line as the model sees it (one frame per 4 columns),
+    and a Korean line still reads at 1.2 × its width (the pipeline's second reading of doubtful lines)."""
+    from render_util import render
+
+    from polyocr.eval.metrics import ned
+
+    rec = Recognizer(threads=1)
+    text = "대한민국 대통령 선거"
+    img = render(text, "ko")
+    base, wide = rec.read([img, img], [False, False], aspects=[1.0, 1.2])
+    assert len(wide.alt_ids) == pytest.approx(1.2 * len(base.alt_ids), abs=2)
+    assert ned(base.line.text, text) < 0.1 and ned(wide.line.text, text) < 0.1
+    with pytest.raises(ValueError, match="aspects"):
+        rec.read([img], [False], aspects=[1.0, 1.2])

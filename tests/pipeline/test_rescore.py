@@ -229,3 +229,16 @@ def test_acronyms_on_a_foreign_line_stay_as_read(tmp_path):
     assert rescore_page([caps], ["ru"], lms, CS, cfg)[0].line.text == "в NFC"
     lower = _reading(_word("в nfc", {3: [("f", 0.55), ("e", 0.44)]}))
     assert rescore_page([lower], ["ru"], lms, CS, cfg)[0].line.text == "в nec"
+
+
+def test_line_score_prefers_the_reading_the_model_finds_likelier():
+    """Two readings of one line at different widths, equally confident: the one the model finds
+    likelier scores higher; without a model only the confidences count; an empty reading never wins."""
+    from polyocr.pipeline.rescore import line_score
+
+    good, bad = _reading(_word("the cat")), _reading(_word("tbe cxt"))
+    assert line_score(good, EN) > line_score(bad, EN)
+    assert line_score(good, None) == pytest.approx(line_score(bad, None))
+    unsure = _reading(_word("the cat", {1: [("h", 0.5), ("b", 0.4)]}))
+    assert line_score(unsure, None) < line_score(good, None)
+    assert line_score(_reading([[("", 0.99)]]), EN) == float("-inf")

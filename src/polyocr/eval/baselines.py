@@ -83,7 +83,7 @@ class OursEngine:
 
     name = "polyocr"
 
-    def __init__(self, threads: int = 2, parallel: bool = False, processes: int = 0) -> None:
+    def __init__(self, threads: int = 2, parallel: bool = False, processes: int = 0, accurate: bool = False) -> None:
         import polyocr
 
         self.version = polyocr.__version__
@@ -96,12 +96,12 @@ class OursEngine:
             from concurrent.futures import ProcessPoolExecutor
 
             self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_worker_init, initargs=(threads,))
+                                             initializer=_worker_init, initargs=(threads, accurate))
             self.processes = processes
         else:
-            from polyocr.pipeline.pipeline import Pipeline, ReadConfig
+            from polyocr.pipeline.pipeline import Pipeline
 
-            self.pipeline = Pipeline(ReadConfig(threads=threads))
+            self.pipeline = Pipeline(_config(threads, accurate))
 
     def supports(self, language: str) -> bool:
         return language in LANGUAGES
@@ -145,10 +145,17 @@ class OursEngine:
 _WORKER: dict[str, object] = {}
 
 
-def _worker_init(threads: int) -> None:
-    from polyocr.pipeline.pipeline import Pipeline, ReadConfig
+def _config(threads: int, accurate: bool):  # -> ReadConfig
+    """The pipeline's defaults, or as ``polyocr read --accurate`` runs it."""
+    from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, ReadConfig
 
-    _WORKER["pipeline"] = Pipeline(ReadConfig(threads=threads))
+    return ReadConfig(threads=threads, reread_languages=ACCURATE_LANGUAGES if accurate else ())
+
+
+def _worker_init(threads: int, accurate: bool = False) -> None:
+    from polyocr.pipeline.pipeline import Pipeline
+
+    _WORKER["pipeline"] = Pipeline(_config(threads, accurate))
 
 
 def _worker_read(image_path: str, linger: float = 0.0) -> tuple[str, int]:
@@ -265,10 +272,10 @@ def _dist_version(dist: str) -> str:
         return "unknown"
 
 
-def make_engine(name: str, threads: int = 2) -> Engine:
-    """Build an engine by its command-line name."""
+def make_engine(name: str, threads: int = 2, accurate: bool = False) -> Engine:
+    """Build an engine by its command-line name (``accurate``: polyocr as ``read --accurate`` runs it)."""
     if name == "polyocr":
-        return OursEngine(threads=threads)
+        return OursEngine(threads=threads, accurate=accurate)
     if name == "tesseract":
         return TesseractEngine(unified=False)
     if name == "tesseract-unified":

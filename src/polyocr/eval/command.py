@@ -35,6 +35,7 @@ class EvalOptions:
     workers: int = 2
     threads: int = 2
     hidden_truth: bool = False               # score truth lines a realdev build painted over (datasets.hidden_lines)
+    accurate: bool = False                   # polyocr with a second width for doubtful lines (polyocr read --accurate)
 
 
 def _log(msg: str) -> None:
@@ -64,13 +65,14 @@ def _hidden_note(pages: list[EvalPage]) -> str:
             "--hidden-truth scores them")
 
 
-def build_engines(names: tuple[str, ...] | None, pages: list[EvalPage], threads: int) -> list[Engine]:
+def build_engines(names: tuple[str, ...] | None, pages: list[EvalPage], threads: int,
+                  accurate: bool = False) -> list[Engine]:
     """Engines by name. Asked for by name and unavailable: an error. Default list: skipped with a note."""
     explicit = names is not None
     engines: list[Engine] = []
     for name in names or ENGINE_NAMES:
         try:
-            engine = make_engine(name, threads=threads)
+            engine = make_engine(name, threads=threads, accurate=accurate)
             if isinstance(engine, TesseractEngine):
                 engine.check([(p.language, p.vertical) for p in pages])
         except (EngineUnavailable, NotImplementedError, ImportError, OSError, RuntimeError) as exc:
@@ -86,7 +88,7 @@ def build_engines(names: tuple[str, ...] | None, pages: list[EvalPage], threads:
 
 def run_eval(opts: EvalOptions) -> int:
     pages = load_page_set(opts)
-    engines = build_engines(opts.engines, pages, opts.threads)
+    engines = build_engines(opts.engines, pages, opts.threads, opts.accurate)
     out = Path(opts.out) if opts.out else Path("out/eval") / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     _log(f"{len(pages)} pages, engines {', '.join(e.name for e in engines)}; predictions in {out}")

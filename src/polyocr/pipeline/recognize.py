@@ -590,8 +590,10 @@ class Recognizer:
         return [r.line for r in self.read(images, vertical, directions)]
 
     def read(self, images: Sequence[Any], vertical: Sequence[bool | None] | None = None,
-             directions: Sequence[str | None] | None = None) -> list[LineReading]:
-        """:meth:`recognize` keeping the display-order characters and their positions along the line."""
+             directions: Sequence[str | None] | None = None,
+             aspects: Sequence[float] | None = None) -> list[LineReading]:
+        """:meth:`recognize` keeping the display-order characters and their positions along the line.
+        ``aspects``: per line, a factor on its width as the model sees it (1.0: as scaled to its height)."""
         if not len(images):
             return []
         vertical = list(vertical) if vertical is not None else [None] * len(images)
@@ -600,15 +602,18 @@ class Recognizer:
         directions = list(directions) if directions is not None else [None] * len(images)
         if len(directions) != len(images):
             raise ValueError(f"{len(images)} images but {len(directions)} directions")
+        aspects = list(aspects) if aspects is not None else [1.0] * len(images)
+        if len(aspects) != len(images):
+            raise ValueError(f"{len(images)} images but {len(aspects)} aspects")
         grays = [to_gray(im) for im in images]
         vertical = [is_vertical(g.shape) if v is None else bool(v) for g, v in zip(grays, vertical)]
-        out, frames = self._decode(self.prepare(grays, vertical), directions)
+        out, frames = self._decode(self.prepare(grays, vertical, aspects), directions)
         if self.stretch:
             wider = [(i, f) for i, (r, n) in enumerate(zip(out, frames))
                      if not vertical[i] and (f := stretch_factor(r.visual, n)) > 1.0]
             if wider:
                 idx = [i for i, _ in wider]
-                wide = self.prepare([grays[i] for i in idx], [False] * len(idx), [f for _, f in wider])
+                wide = self.prepare([grays[i] for i in idx], [False] * len(idx), [f * aspects[i] for i, f in wider])
                 again, _ = self._decode(wide, [directions[i] for i in idx])
                 for i, r in zip(idx, again):
                     out[i] = r
