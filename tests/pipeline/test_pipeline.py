@@ -440,3 +440,7 @@ def test_doubtful_korean_lines_are_read_again_wider_and_the_likelier_reading_kep
     calls.clear()
     pipe.read_image(sample.image)                         # the defaults
     assert not calls
+    with pytest.raises(ValueError, match="unknown language"):
+        ReadConfig(reread_languages=("kr",))
+    with pytest.raises(ValueError, match="reread widths"):
+        ReadConfig(reread_widths=(12.0,))

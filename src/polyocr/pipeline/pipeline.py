@@ -27,7 +27,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -113,9 +113,11 @@ class ReadConfig:
             raise ValueError(f"dpi must be between 36 and 1200, not {self.dpi}")
         from polyocr.languages import LANGUAGES
 
-        bad = [code for code in self.languages if code not in LANGUAGES]
+        bad = [code for code in (*self.languages, *self.reread_languages) if code not in LANGUAGES]
         if bad:
             raise ValueError(f"unknown language(s) {', '.join(bad)}; known: {', '.join(LANGUAGES)}")
+        if not all(0.5 <= w <= 2.0 for w in self.reread_widths):
+            raise ValueError(f"reread widths must be between 0.5 and 2.0, not {self.reread_widths}")
 
 
 def crop_line(image: np.ndarray, quad: np.ndarray, vertical: bool, margin: float = CROP_MARGIN,
@@ -493,7 +495,8 @@ class Pipeline:
         return out_lines, out_readings
 
     def _reread(self, kept: list[tuple[DetectedLine, LineReading]], langs: Sequence[str],
-                masks: Sequence[np.ndarray | None] | None, crop_of: Any) -> list[tuple[DetectedLine, LineReading]]:
+                masks: Sequence[np.ndarray | None] | None,
+                crop_of: Callable[[DetectedLine], np.ndarray]) -> list[tuple[DetectedLine, LineReading]]:
         """Read a doubtful horizontal line of ``reread_languages`` again at each of ``reread_widths``
         (constrained and rescored as the first reading was) and keep the reading :func:`line_score`
         likes best.
@@ -567,9 +570,9 @@ class Pipeline:
             # inferred left to right for it, but it was laid out inside right-to-left paragraphs
             kept = [(det, with_direction(r, "rtl", self.recognizer.charset) if _letterless(r.visual) else r)
                     for det, r in kept]
+        masks: list[np.ndarray] | None = None      # per kept line, the classes its language admits
         if kept and (self.config.constrain_scripts or self.lms is not None):
             readings2 = [r for _, r in kept]
-            masks = None
             if self.config.constrain_scripts:
                 cons = page_constraints(readings2, langs, main, self.recognizer.charset)
                 readings2, langs = constrain_page(readings2, langs, main, self.recognizer.charset, cons)
@@ -578,6 +581,7 @@ class Pipeline:
                 readings2 = rescore_page(readings2, langs, self.lms, self.recognizer.charset,
                                          RescoreConfig(weight=self.config.lm_weight), masks)
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
+
         def crop_of(det: DetectedLine) -> np.ndarray:
             ln, crop = read_from.get(id(det), (None, None))
             return crop if ln is det else crop_line(rgb, det.quad, det.vertical, self.margin)   # a restacked row
