@@ -103,13 +103,14 @@ def test_every_format_has_its_content_type(client: httpx.Client, fmt: str) -> No
 
 def test_options_reach_the_reader_and_bad_options_are_422(client: httpx.Client) -> None:
     ok = _read(client, png_bytes(), format="json", lang="en,he", order="xycut", orientation="false", dpi="150",
-               page_images="true")
+               page_images="true", accurate="true")
     assert ok.status_code == 200, ok.text
     page = json.loads(ok.content)["pages"][0]
     assert page["image"].startswith("data:image/jpeg;base64,")
     for fields, name in [({"format": "docx"}, "format"), ({"dpi": "abc"}, "dpi"), ({"dpi": "5000"}, "dpi"),
                          ({"lang": "xx"}, "lang"), ({"order": "random"}, "order"),
-                         ({"orientation": "maybe"}, "orientation"), ({"colour": "red"}, "colour")]:
+                         ({"orientation": "maybe"}, "orientation"), ({"accurate": "very"}, "accurate"),
+                         ({"colour": "red"}, "colour")]:
         body = _error(_read(client, png_bytes(), **fields), 422, "invalid_option")
         assert body["message"].startswith(name), body
     query = client.post("/v1/read?format=bogus", files={"file": ("p.png", png_bytes())})
@@ -276,3 +277,19 @@ def test_real_pipeline_reads_generated_page(generated_page, tmp_path: Path) -> N
         assert len(words & found) >= 3, (sorted(words)[:20], doc.text[:400])
         t = c.post("/v1/read", files={"file": (image.name, image.read_bytes())}, data={"format": "text"})
         assert t.status_code == 200 and t.headers["content-type"].startswith("text/plain") and t.text.strip()
+
+
+def test_per_request_pipelines_share_the_models_and_carry_the_options() -> None:
+    """``accurate=true`` gives the request the pipeline ``polyocr read --accurate`` runs, on the same
+    loaded models; the default options give the shared pipeline itself."""
+    from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, Pipeline, ReadConfig
+    from polyocr.service.config import parse_options
+    from polyocr.service.work import Configured
+
+    base = Pipeline(ReadConfig(threads=1))
+    configured = Configured(base)
+    assert configured(parse_options({})) is base
+    accurate = configured(parse_options({"accurate": "true"}))
+    assert accurate.config.reread_languages == ACCURATE_LANGUAGES
+    assert accurate.recognizer is base.recognizer and accurate.detector is base.detector
+    assert configured(parse_options({"accurate": "false", "order": "xycut"})).config.reread_languages == ()

@@ -333,6 +333,9 @@ _OPTION_SCHEMA: dict[str, Any] = {
     "lang": {"type": "string", "description": f"comma-separated hints from {', '.join(LANGUAGES)}"},
     "page_images": {"type": "boolean", "default": False,
                     "description": "json only: each page image as a data: URI in Page.image"},
+    "accurate": {"type": "boolean", "default": False,
+                 "description": "read doubtful Korean, Arabic and traditional Chinese lines at a second width "
+                                "too (fewer errors; those pages take about twice as long)"},
 }
 _READ_OPENAPI: dict[str, Any] = {
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

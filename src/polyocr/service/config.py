@@ -78,6 +78,7 @@ class ReadOptions:
     orientation: bool = True
     languages: tuple[str, ...] = field(default=())
     page_images: bool = False  # json only: put each decoded page in Page.image as a data: URI
+    accurate: bool = False     # doubtful Korean, Arabic, traditional Chinese lines read at a second width too
 
 
 def _bool(name: str, value: str) -> bool:
@@ -120,7 +121,7 @@ def parse_options(fields: Mapping[str, str]) -> ReadOptions:
 
     ``lang`` and ``languages`` are synonyms (comma-separated codes, hints only).
     """
-    known = {"format", "dpi", "pdf_text", "order", "orientation", "lang", "languages", "page_images"}
+    known = {"format", "dpi", "pdf_text", "order", "orientation", "lang", "languages", "page_images", "accurate"}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise OptionError(unknown[0][:40], f"unknown option; known: {', '.join(sorted(known))}")
@@ -131,7 +132,7 @@ def parse_options(fields: Mapping[str, str]) -> ReadOptions:
         kw["dpi"] = _int("dpi", fields["dpi"], 50, 600)
     if "order" in fields:
         kw["order"] = _choice("order", fields["order"], ORDERS)
-    for name in ("pdf_text", "orientation", "page_images"):
+    for name in ("pdf_text", "orientation", "page_images", "accurate"):
         if name in fields:
             kw[name] = _bool(name, fields[name])
     langs = [k for k in ("lang", "languages") if k in fields]
