@@ -29,9 +29,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from polyocr.languages import LANGUAGES
+
+if TYPE_CHECKING:
+    from polyocr.pipeline.pipeline import ReadConfig
 
 __all__ = [
     "Engine",
@@ -145,7 +148,7 @@ class OursEngine:
 _WORKER: dict[str, object] = {}
 
 
-def _config(threads: int, accurate: bool):  # -> ReadConfig
+def _config(threads: int, accurate: bool) -> ReadConfig:
     """The pipeline's defaults, or as ``polyocr read --accurate`` runs it."""
     from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, ReadConfig
 

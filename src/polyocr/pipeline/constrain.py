@@ -136,7 +136,7 @@ def allowed_classes(charset: Charset, scripts: frozenset[str], drop_variant: str
         for i, ch in enumerate(chars):
             s = script_of(ch[0]) if ch else ""
             if not s:                        # no letter: a digit or mark, bound to a script or to none
-                b = rtl_block(ch[0]) if ch else ""
+                b = bound_script(ch[0]) if ch else ""
                 ok[i] = not b or page is None or b in scripts or b in page
                 continue
             ok[i] = s in scripts and not (s == "han" and drop_variant and han_variant(ch[0]) == drop_variant)

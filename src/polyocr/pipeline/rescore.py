@@ -135,13 +135,18 @@ def _wordlike(charset: Charset) -> np.ndarray:
 SENTENCE_MARKS = ".,"
 
 
+def _marks(charset: Charset) -> np.ndarray:
+    """Per class: one of :data:`SENTENCE_MARKS`."""
+    return _class_mask(charset, "sentence", lambda ch: ch in SENTENCE_MARKS)
+
+
 def _sentence_marks(reads: np.ndarray, charset: Charset) -> np.ndarray:
     """Per CTC run: a sentence mark between words (a letter on one side, a letter or a space on the
     other; not at the line's edge). There the models know the punctuation as well as the letters:
     "…the document, The" is a full stop read as a comma (24 of 195 realdev English lines with such a
     mark, the full stop the second choice each time). Beside a digit ("4.19", "2.") or ending a line
     a mark stays as read."""
-    mark = _class_mask(charset, "sentence", lambda ch: ch in SENTENCE_MARKS)[reads]
+    mark = _marks(charset)[reads]
     letter = _class_mask(charset, "letter", lambda ch: unicodedata.category(ch)[0] == "L")[reads]
     ok = letter | (reads == SPACE)
     left_letter, left_ok = np.concatenate([[False], letter[:-1]]), np.concatenate([[False], ok[:-1]])
@@ -235,6 +240,8 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     ai, ap = reading.alt_ids, reading.alt_probs
     if ai is None or ap is None or not len(ai) or cfg.weight <= 0:
         return None
+    if within is not None and not any(script_of(ch) in within for ch in reading.visual):
+        return None                      # no letter of those scripts: most lines, before any frame work
     wordlike = _wordlike(charset)
     # the frames as the reading being rescored has them (greedy, or re-decoded under ``allowed``)
     top, top_p = admitted_frames(ai, ap, allowed)
@@ -248,15 +255,12 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     p_read = np.where(nz, np.where(ai == top[:, None], ap, 0.0).max(1), 0.0)
     run_p = np.maximum.reduceat(p_read, starts)
     reads = top[starts]
-    marks = _class_mask(charset, "sentence", lambda ch: ch in SENTENCE_MARKS)
+    marks = _marks(charset)
     doubtful = np.flatnonzero((run_p < cfg.confident) & ~_between_digits(reads, charset)
                               & (wordlike[reads] | (cfg.marks & _sentence_marks(reads, charset))))
     if len(doubtful) and native is not None:
         doubtful = doubtful[~_foreign_words(reads, charset, native)[doubtful]]
     if len(doubtful) and within is not None:
-        names, ids = _class_scripts(charset)
-        if not np.isin(ids[reads], [names.index(n) for n in within if n in names]).any():
-            return None                                    # no letter of those scripts on the line
         doubtful = doubtful[_word_votes(reads, charset, lambda s: s in within)[doubtful]
                             & ~_capital_words(reads, charset)[doubtful]]
     if not len(doubtful):
