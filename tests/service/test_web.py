@@ -95,6 +95,30 @@ def test_page_shows_lines_rtl_hover_and_downloads(page: Page, tmp_path: Path) ->
         expect(page.locator("#status")).to_have_class("error")
 
 
+def test_page_sends_accurate_only_when_ticked(page: Page, tmp_path: Path) -> None:
+    """The "accurate" box reaches the server as the option it parses (accurate=true|false)."""
+    cfg = ServiceConfig(port=0, log_level="warning", tmp_dir=str(tmp_path))
+    upload = tmp_path / "scan.png"
+    upload.write_bytes(png_bytes(600, 400))
+    with run_server(cfg, SlowPipeline) as running:
+        page.goto(running.url + "/")
+        expect(page.locator("#accurate")).not_to_be_checked()
+        configured, seen = running.state.pipelines, []
+
+        def recording(options):  # the server's per-request pipeline choice, with the options it parsed
+            seen.append(options.accurate)
+            return configured(options)
+
+        running.state.pipelines = recording
+        for tick in (False, True):
+            page.locator("#accurate").set_checked(tick)
+            page.set_input_files("#file", [])
+            page.set_input_files("#file", str(upload))
+            expect(page.locator("#status")).to_contain_text("2 line(s)", timeout=20000)
+            expect(page.locator("#status")).to_have_class("done")
+        assert seen == [False, True]
+
+
 def test_page_reads_generated_page_with_real_pipeline(page: Page, generated_page, tmp_path: Path) -> None:
     """Upload a generated page to `polyocr serve` (packaged models); its text appears; the JSON parses."""
     image, truth = generated_page

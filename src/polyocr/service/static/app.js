@@ -26,6 +26,7 @@ function options() {
   if (langs.length) fields.append("lang", langs.join(","));
   fields.append("order", $("#order").value);
   fields.append("orientation", $("#orientation").checked ? "true" : "false");
+  fields.append("accurate", $("#accurate").checked ? "true" : "false");
   fields.append("dpi", String($("#dpi").value || 200));
   return fields;
 }
