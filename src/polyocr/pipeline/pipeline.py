@@ -434,6 +434,7 @@ class Pipeline:
         self.orderer = orderer or Orderer(method=config.order)
         self.orientation = orientation or (GlyphOrientation(config.weights) if config.orientation else None)
         self.lms = language_models(config.weights) if config.language_model and config.lm_weight > 0 else None
+        self.rescoring = RescoreConfig(weight=config.lm_weight)   # the first reading and a reread judged alike
         self.margin = CROP_MARGIN
 
     # -- orientation --------------------------------------------------------------------------------
@@ -514,7 +515,7 @@ class Pipeline:
         if not idx:
             return kept
         charset = self.recognizer.charset
-        rcfg = RescoreConfig(weight=cfg.lm_weight)
+        rcfg = self.rescoring
         crops = [crop_of(kept[i][0]) for i in idx]
         sub_langs = [langs[i] for i in idx]
         sub_masks = [masks[i] for i in idx] if masks is not None else [None] * len(idx)
@@ -578,8 +579,8 @@ class Pipeline:
                 readings2, langs = constrain_page(readings2, langs, main, self.recognizer.charset, cons)
                 masks = [ok for _, ok in cons]
             if self.lms is not None:
-                readings2 = rescore_page(readings2, langs, self.lms, self.recognizer.charset,
-                                         RescoreConfig(weight=self.config.lm_weight), masks)
+                readings2 = rescore_page(readings2, langs, self.lms, self.recognizer.charset, self.rescoring,
+                                         masks)
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
 
         def crop_of(det: DetectedLine) -> np.ndarray:

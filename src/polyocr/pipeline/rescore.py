@@ -33,7 +33,7 @@ import os
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -140,6 +140,16 @@ def _marks(charset: Charset) -> np.ndarray:
     return _class_mask(charset, "sentence", lambda ch: ch in SENTENCE_MARKS)
 
 
+def _before(x: np.ndarray, edge: Any = False) -> np.ndarray:
+    """Per position: the value one to the left (``edge`` at the start)."""
+    return np.concatenate([np.array([edge], x.dtype), x[:-1]])
+
+
+def _after(x: np.ndarray, edge: Any = False) -> np.ndarray:
+    """Per position: the value one to the right (``edge`` at the end)."""
+    return np.concatenate([x[1:], np.array([edge], x.dtype)])
+
+
 def _sentence_marks(reads: np.ndarray, charset: Charset) -> np.ndarray:
     """Per CTC run: a sentence mark between words (a letter on one side, a letter or a space on the
     other; not at the line's edge). There the models know the punctuation as well as the letters:
@@ -149,9 +159,7 @@ def _sentence_marks(reads: np.ndarray, charset: Charset) -> np.ndarray:
     mark = _marks(charset)[reads]
     letter = _class_mask(charset, "letter", lambda ch: unicodedata.category(ch)[0] == "L")[reads]
     ok = letter | (reads == SPACE)
-    left_letter, left_ok = np.concatenate([[False], letter[:-1]]), np.concatenate([[False], ok[:-1]])
-    right_letter, right_ok = np.concatenate([letter[1:], [False]]), np.concatenate([ok[1:], [False]])
-    return mark & ((left_letter & right_ok) | (right_letter & left_ok))
+    return mark & ((_before(letter) & _after(ok)) | (_after(letter) & _before(ok)))
 
 
 def _between_digits(reads: np.ndarray, charset: Charset) -> np.ndarray:
@@ -160,9 +168,7 @@ def _between_digits(reads: np.ndarray, charset: Charset) -> np.ndarray:
     remove a stray character but joins two numbers, which on a right-to-left line also swaps them
     ("5.1 4.4" → "4.45.1"). A stray space between other marks ("- -") may still go."""
     digit = _class_mask(charset, "digit", lambda ch: unicodedata.category(ch) == "Nd")[reads]
-    before = np.concatenate([[False], digit[:-1]])
-    after = np.concatenate([digit[1:], [False]])
-    return (reads == SPACE) & before & after
+    return (reads == SPACE) & _before(digit) & _after(digit)
 
 
 def native_scripts(lang: str) -> frozenset[str]:
@@ -192,7 +198,7 @@ def _words(script: np.ndarray) -> np.ndarray:
     """Per CTC run: its word's number (1, 2, ...; 0 for a run that is not a letter). A word is a
     maximal run of letters, of any scripts."""
     letter = script > 0
-    start = letter & ~np.concatenate([[False], letter[:-1]])
+    start = letter & ~_before(letter)
     return np.cumsum(start) * letter
 
 
@@ -248,10 +254,10 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     ok = (allowed[ai] if allowed is not None else np.ones(ai.shape, bool)) & (ai != BLANK)
     # CTC runs, vectorised: most lines have no doubtful letter and leave here
     nz = top != BLANK
-    starts = np.flatnonzero(nz & (top != np.concatenate([[BLANK], top[:-1]])))
+    starts = np.flatnonzero(nz & (top != _before(top, BLANK)))
     if not len(starts):
         return None
-    ends = np.flatnonzero(nz & (top != np.concatenate([top[1:], [BLANK]])))
+    ends = np.flatnonzero(nz & (top != _after(top, BLANK)))
     p_read = np.where(nz, np.where(ai == top[:, None], ap, 0.0).max(1), 0.0)
     run_p = np.maximum.reduceat(p_read, starts)
     reads = top[starts]
