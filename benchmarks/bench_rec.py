@@ -53,8 +53,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tesseract", action="store_true", help="also run Tesseract 5 on the same crops")
     ap.add_argument("--json", default="", help="write the results here")
-    ap.add_argument("--lm-weight", type=float, default=0.3,
-                    help="also read with each language's character model at this weight (0 = greedy only)")
+    ap.add_argument("--lm-weight", type=float, default=None,
+                    help="also read with each language's character model at this weight, every language "
+                         "(default: the shipped weight per language, rescore.LM_WEIGHTS; 0 = greedy only)")
     args = ap.parse_args()
 
     from polyocr.eval.metrics import cer, ned
@@ -68,7 +69,7 @@ def main() -> int:
         return 2
     sets = heldout_set(args.cache, list(LANGUAGES), args.per_language, args.seed)
     rec = Recognizer(args.weights, threads=args.threads)
-    lms = language_models(args.weights) if args.lm_weight > 0 else None
+    lms = language_models(args.weights) if args.lm_weight != 0 else None
     lm_cfg = RescoreConfig(weight=args.lm_weight)
     results = {}
     all_images = []
@@ -126,7 +127,7 @@ def main() -> int:
     print(f"\nspeed: {len(imgs) / dt:.1f} lines/s ({len(imgs)} lines, {args.threads} onnxruntime threads); "
           f"model files: {size / 1e6:.1f} MB in {rec.folder}")
     if has_lm:
-        print(f"with the language model (weight {args.lm_weight}): {len(imgs) / lm_dt:.1f} lines/s; "
+        print(f"with the language model (weight {args.lm_weight if args.lm_weight is not None else 'per language'}): {len(imgs) / lm_dt:.1f} lines/s; "
               f"charlm.safetensors {lm_size / 1e6:.1f} MB")
     if args.json:
         Path(args.json).write_text(json.dumps({"languages": results, "lines_per_s": len(imgs) / dt,

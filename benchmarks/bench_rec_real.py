@@ -107,7 +107,8 @@ def main() -> int:
                          "(the crops of sessions up to 15)")
     ap.add_argument("--no-tesseract", action="store_true")
     ap.add_argument("--json", default="")
-    ap.add_argument("--lm-weight", type=float, default=0.3, help="also read with the language's character model (0 = off)")
+    ap.add_argument("--lm-weight", type=float, default=None,
+                    help="the character models' weight for every language (default: the shipped weight per language; 0 = off)")
     args = ap.parse_args()
 
     from polyocr.eval.metrics import ned
@@ -121,7 +122,7 @@ def main() -> int:
         return 2
     sets = _lines(realdev, args.per_language, args.margin, args.neighbours)
     rec = Recognizer(args.weights)
-    lms = language_models(args.weights) if args.lm_weight > 0 else None
+    lms = language_models(args.weights) if args.lm_weight != 0 else None
     results = {}
     print(f"{'lang':<8} {'lines':>5} {'polyocr NED':>12} {'+LM NED':>8} {'tesseract NED':>14}  better")
     for lang, items in sets.items():

@@ -409,7 +409,7 @@ def test_doubtful_korean_lines_are_read_again_wider_and_the_likelier_reading_kep
     better by recogniser + language model (rescore.line_score); confident lines and other languages'
     lines are not read again, and by default every line is read once."""
     from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES
-    from polyocr.pipeline.rescore import RescoreConfig, line_score
+    from polyocr.pipeline.rescore import line_score
 
     calls = []
     real = Pipeline._reread
@@ -425,7 +425,6 @@ def test_doubtful_korean_lines_are_read_again_wider_and_the_likelier_reading_kep
     page = accurate.read_image(sample.image)
     assert page.language == "ko" and len(calls) == 1
     kept, langs, out = calls[0]
-    cfg = RescoreConfig(weight=accurate.config.lm_weight)
     changed = 0
     for (det, before), (det2, after), lang in zip(kept, out, langs):
         assert det2 is det
@@ -434,6 +433,7 @@ def test_doubtful_korean_lines_are_read_again_wider_and_the_likelier_reading_kep
             assert after is before                        # not read again
         elif after is not before:
             changed += 1
+            cfg = accurate.rescoring.for_language(lang)          # the weight the pipeline chose with
             assert line_score(after, accurate.lms.get(lang), cfg) > line_score(before, accurate.lms.get(lang), cfg)
     assert changed >= 1                                   # some line did read better wider
     assert ned(page.text, sample.page.text) < 0.15
@@ -444,3 +444,9 @@ def test_doubtful_korean_lines_are_read_again_wider_and_the_likelier_reading_kep
         ReadConfig(reread_languages=("kr",))
     with pytest.raises(ValueError, match="reread widths"):
         ReadConfig(reread_widths=(12.0,))
+    with pytest.raises(ValueError, match="lm_weight"):
+        ReadConfig(lm_weight=-0.3)
+    assert ReadConfig(lm_weight=0.0).lm_weight == 0.0 and ReadConfig().lm_weight is None
+    off = Pipeline(ReadConfig(lm_weight=0.0, orientation=False), detector=pipe.detector, recognizer=pipe.recognizer,
+                   orderer=pipe.orderer)
+    assert off.lms is None and pipe.lms is not None          # 0 turns the models off; None keeps them

@@ -95,6 +95,22 @@ def test_rescore_page_uses_each_line_s_language(tmp_path):
     assert [o.line.text for o in out] == ["the cat", "tbe cat"]          # no Korean model: as read
 
 
+def test_each_language_is_searched_with_its_own_weight_unless_one_is_given(tmp_path, monkeypatch):
+    from polyocr.languages import LANGUAGES
+    from polyocr.pipeline import rescore as rescore_module
+
+    assert set(rescore_module.LM_WEIGHTS) == set(LANGUAGES)              # every language chose its own
+    assert RescoreConfig().for_language("ko").weight == rescore_module.LM_WEIGHTS["ko"]
+    assert RescoreConfig(weight=0.7).for_language("ko").weight == 0.7    # one weight given: every language
+    lms = LMSet(save_lms({"en": EN}, tmp_path / "charlm.safetensors"))
+    line = _reading(_word("tbe cat", {1: [("b", 0.55), ("h", 0.40)]}))
+    monkeypatch.setitem(rescore_module.LM_WEIGHTS, "en", 0.0)             # English: the model has no say
+    assert rescore_page([line], ["en"], lms, CS)[0].line.text == "tbe cat"
+    assert rescore_page([line], ["en"], lms, CS, RescoreConfig(weight=0.3))[0].line.text == "the cat"
+    monkeypatch.setitem(rescore_module.LM_WEIGHTS, "en", 0.4)
+    assert rescore_page([line], ["en"], lms, CS)[0].line.text == "the cat"
+
+
 def test_an_inserted_character_can_be_read_as_nothing():
     # "ftorm": the t is doubtful and blank is its runner-up; the model knows "form"
     form = fit(["the form", "a form for them", "forms of the form"] * 5, order=4)

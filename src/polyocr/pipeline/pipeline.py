@@ -97,7 +97,8 @@ class ReadConfig:
     join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
     constrain_scripts: bool = True      # decode lines again with their language's characters (pipeline.constrain)
     language_model: bool = True         # choose among doubtful characters with the language's n-gram model (pipeline.rescore)
-    lm_weight: float = 0.3              # its weight against the recogniser's log probabilities
+    lm_weight: float | None = None      # its weight against the recogniser's log probabilities, every
+                                        # language; None: rescore.LM_WEIGHTS per language (0: no model)
     unify_scripts: bool = True          # one script per word among Latin/Cyrillic look-alikes (pipeline.homoglyph)
     settle_dots: bool = True            # "．" or "・" by the height of the dot (pipeline.dots)
     typed_quotes: bool = True           # quotation marks as the line's language types them (pipeline.quotes)
@@ -118,6 +119,8 @@ class ReadConfig:
             raise ValueError(f"unknown language(s) {', '.join(bad)}; known: {', '.join(LANGUAGES)}")
         if not all(0.5 <= w <= 2.0 for w in self.reread_widths):
             raise ValueError(f"reread widths must be between 0.5 and 2.0, not {self.reread_widths}")
+        if self.lm_weight is not None and not 0 <= self.lm_weight <= 10:
+            raise ValueError(f"lm_weight must be between 0 and 10 (or None for each language's own), not {self.lm_weight}")
 
 
 def crop_line(image: np.ndarray, quad: np.ndarray, vertical: bool, margin: float = CROP_MARGIN,
@@ -433,7 +436,7 @@ class Pipeline:
         self.recognizer = recognizer or Recognizer(config.weights, threads=config.threads)
         self.orderer = orderer or Orderer(method=config.order)
         self.orientation = orientation or (GlyphOrientation(config.weights) if config.orientation else None)
-        self.lms = language_models(config.weights) if config.language_model and config.lm_weight > 0 else None
+        self.lms = language_models(config.weights) if config.language_model and config.lm_weight != 0 else None
         self.rescoring = RescoreConfig(weight=config.lm_weight)   # the first reading and a reread judged alike
         self.margin = CROP_MARGIN
 
@@ -519,14 +522,15 @@ class Pipeline:
         crops = [crop_of(kept[i][0]) for i in idx]
         sub_langs = [langs[i] for i in idx]
         sub_masks = [masks[i] for i in idx] if masks is not None else [None] * len(idx)
-        best = [(line_score(kept[i][1], self.lms.get(langs[i]), rcfg), kept[i][1]) for i in idx]
+        best = [(line_score(kept[i][1], self.lms.get(langs[i]), rcfg.for_language(langs[i])), kept[i][1])
+                for i in idx]
         for width in cfg.reread_widths:
             again = self.recognizer.read(crops, [False] * len(idx), [kept[i][1].direction for i in idx],
                                          [width] * len(idx))
             again = [redecode(r, m, charset) if m is not None else r for r, m in zip(again, sub_masks)]
             again = rescore_page(again, sub_langs, self.lms, charset, rcfg, sub_masks)
             for k, (r, lang) in enumerate(zip(again, sub_langs)):
-                score = line_score(r, self.lms.get(lang), rcfg)
+                score = line_score(r, self.lms.get(lang), rcfg.for_language(lang))
                 if score > best[k][0]:
                     best[k] = (score, r)
         out = list(kept)
