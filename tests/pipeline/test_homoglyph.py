@@ -190,5 +190,8 @@ def test_the_page_pipeline_writes_each_word_in_one_script(english_page):
     assert _mixed_words(text_off) > 50                          # the injected error is there without the rule
     assert _mixed_words(text_on) <= 0.05 * _mixed_words(text_off)
     # what stays: words made only of look-alike letters ("а", "ѕее"), which no letter of theirs can settle
-    assert text_on.replace(" ", "") == text_ref.replace(" ", "") or \
-        sum(a != b for a, b in zip(text_on, text_ref)) <= 0.01 * len(text_ref)
+    # (compared without whitespace: which lines the order model puts in one block may differ
+    # with a line's text, and a paragraph break would shift every character after it)
+    on_chars, ref_chars = "".join(text_on.split()), "".join(text_ref.split())
+    assert on_chars == ref_chars or \
+        (len(on_chars) == len(ref_chars) and sum(a != b for a, b in zip(on_chars, ref_chars)) <= 0.01 * len(text_ref))

@@ -18,7 +18,7 @@ import numpy as np
 from polyocr.charset import Charset
 from polyocr.pipeline.recognize import LineReading, finish_line, ink_extent
 
-__all__ = ["DOTS", "FULL_STOP_BELOW", "MIDDLE_DOT_ABOVE", "dot_heights", "settle_dots"]
+__all__ = ["DOTS", "FULL_STOP_BELOW", "MIDDLE_DOT_ABOVE", "TRAILING_MARKS", "dot_heights", "drop_inkless", "faint_ink", "lone_dots", "settle_dots"]
 
 DOTS = {"・": "．", "．": "・"}   # each and what it is taken for when its dot sits on the other's side
 FULL_STOP_BELOW = 0.6            # a dot centred this far down the band or further is a full stop
@@ -30,15 +30,25 @@ def dot_heights(gray: np.ndarray, visual: str, spans: tuple[tuple[float, float],
     """Per position of ``visual`` holding "・" or "．": the height of the lone dot nearest its frames,
     as a share of the line's ink band (0 top, 1 bottom). ``gray``: the line crop the reading came
     from, text running left to right; ``spans``: the reading's character extents along it."""
+    return lone_dots(gray, spans, [i for i, ch in enumerate(visual) if ch in DOTS])
+
+
+def _ink(gray: np.ndarray) -> np.ndarray:
+    """Ink pixels by Otsu's threshold: dark on light, or light on dark."""
+    thr, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return (gray < thr) if np.median(gray) > thr else (gray > thr)
+
+
+def lone_dots(gray: np.ndarray, spans: tuple[tuple[float, float], ...], wanted: list[int]) -> dict[int, float]:
+    """Per position in ``wanted`` that has one near its frames: the height of the nearest lone dot
+    (a small ink component whole inside the window), as a share of the line's ink band."""
     out: dict[int, float] = {}
-    wanted = [i for i, ch in enumerate(visual) if ch in DOTS]
     if not wanted or gray.ndim != 2 or gray.shape[0] < 4:
         return out
     r0, r1 = ink_extent(gray)
     band = r1 - r0 + 1
     h, w = gray.shape
-    thr, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    ink = (gray < thr) if np.median(gray) > thr else (gray > thr)     # dark on light, or light on dark
+    ink = _ink(gray)
     pad = 0.3 * band
     for i in wanted:
         s0, s1 = spans[i]
@@ -75,3 +85,62 @@ def settle_dots(reading: LineReading, gray: np.ndarray, charset: Charset) -> Lin
     ids, _ = charset.encode(visual)
     line = finish_line(charset, ids, list(reading.line.char_confidences), reading.line.confidence, reading.direction)
     return reading._replace(line=line, visual=visual)
+
+
+TRAILING_MARKS = ".,"      # marks that end a line: their frames alone must hold ink
+FAINT = 0.25               # ink: a quarter of the way from the paper to the darkest pixel, or further
+INK_REACH = 0.15           # how far (× the ink band's height) from a character's frames its ink may lie
+
+
+def faint_ink(gray: np.ndarray) -> np.ndarray:
+    """Pixels at least :data:`FAINT` of the way from the paper to the darkest ink (light on dark:
+    to the lightest). Otsu's threshold leaves coloured text with the paper when black text shares
+    the line: a hyperlink's digits and slashes ("[2,10]", "https://") had no ink by it."""
+    cum = np.cumsum(np.bincount(gray.ravel(), minlength=256))
+
+    def level(q: float) -> int:
+        return int(np.searchsorted(cum, q * cum[-1]))
+
+    lo, mid, hi = level(0.01), level(0.5), level(0.9)
+    if mid >= (lo + hi) / 2:
+        return gray < hi - FAINT * (hi - lo)
+    lo, hi = level(0.1), level(0.99)
+    return gray > lo + FAINT * (hi - lo)
+
+
+def drop_inkless(reading: LineReading, gray: np.ndarray, charset: Charset) -> LineReading:
+    """``reading`` without the characters that have no ink near their frames in the crop ``gray``.
+
+    The recogniser learned from lines that end sentences and from spaces between words, and in an
+    unseen face it writes marks where the paper is blank: a "." after a line that breaks
+    mid-sentence ("나가야 할 길을 제대로." over blank paper), a "·", "一" or "…" in a word gap. A
+    character keeps its place when ink lies within :data:`INK_REACH` band heights of its frames
+    (thin marks sit a few pixels off them); a full stop or comma ending the line only when ink lies
+    under its own frames, a pixel either side, since the last letter is that close (a bold face's
+    full stop touches it: "Parliament."). Left-to-right lines only (a right-to-left line's text is not
+    its display order)."""
+    visual = reading.visual
+    if not visual or reading.line.text != visual or gray.ndim != 2 or gray.shape[0] < 4:
+        return reading
+    w = gray.shape[1]
+    r0, r1 = ink_extent(gray)                   # the line's own rows: not a neighbour's descender
+    reach = max(1, int(INK_REACH * (r1 - r0 + 1)))
+    cols = np.concatenate([[0], np.cumsum(faint_ink(gray[r0:r1 + 1]).any(0))])   # ink columns so far
+    last = len(visual) - 1
+    keep = []
+    for i, (ch, (s0, s1)) in enumerate(zip(visual, reading.spans)):
+        pad = 1 if i == last and ch in TRAILING_MARKS else reach
+        c0, c1 = max(0, int(s0 * w) - pad), min(w, int(np.ceil(s1 * w)) + pad)
+        keep.append(ch == " " or c1 <= c0 or bool(cols[c1] > cols[c0]))
+    if all(keep):
+        return reading
+    idx = [i for i, k in enumerate(keep) if k]
+    # no space left doubled, or at either end, by a removed character
+    idx = [i for n, i in enumerate(idx) if visual[i] != " " or (0 < n < len(idx) - 1 and visual[idx[n + 1]] != " ")]
+    if not any(visual[i] != " " for i in idx):
+        return reading                          # a line of nothing but inkless characters: not this rule's to empty
+    visual = "".join(visual[i] for i in idx)
+    ids, _ = charset.encode(visual)
+    line = finish_line(charset, ids, [reading.line.char_confidences[i] for i in idx], reading.line.confidence,
+                       reading.direction)
+    return reading._replace(line=line, visual=visual, spans=tuple(reading.spans[i] for i in idx))

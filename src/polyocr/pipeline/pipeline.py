@@ -36,7 +36,7 @@ from PIL import Image
 from polyocr.bidi import bidi_class
 from polyocr.document import Document, Line, Page, Word
 from polyocr.pipeline.detect import DetectedLine, LineDetector, aabb, gray_page, level, quad_size
-from polyocr.pipeline.dots import DOTS, settle_dots
+from polyocr.pipeline.dots import DOTS, drop_inkless, settle_dots
 from polyocr.pipeline.fragments import join_fragments
 from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.homoglyph import unify_reading
@@ -101,6 +101,7 @@ class ReadConfig:
                                         # language; None: rescore.LM_WEIGHTS per language (0: no model)
     unify_scripts: bool = True          # one script per word among Latin/Cyrillic look-alikes (pipeline.homoglyph)
     settle_dots: bool = True            # "．" or "・" by the height of the dot (pipeline.dots)
+    inked_characters: bool = True       # a character with no ink near its frames is dropped (pipeline.dots)
     typed_quotes: bool = True           # quotation marks as the line's language types them (pipeline.quotes)
     reread_languages: tuple[str, ...] = ()  # doubtful lines of these also read at other widths (ACCURATE_LANGUAGES)
     reread_widths: tuple[float, ...] = (1.2,)        # ... these, the likeliest reading kept (Pipeline._reread)
@@ -602,6 +603,9 @@ class Pipeline:
         if self.config.settle_dots:
             kept = [(det, r if det.vertical or not any(c in DOTS for c in r.visual) else
                      settle_dots(r, to_gray(crop_of(det)), self.recognizer.charset))
+                    for det, r in kept]
+        if self.config.inked_characters:
+            kept = [(det, r if det.vertical else drop_inkless(r, to_gray(crop_of(det)), self.recognizer.charset))
                     for det, r in kept]
         uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []
