@@ -107,9 +107,10 @@ def test_a_mark_over_blank_paper_is_dropped_and_inked_characters_stay(rec, lang,
     assert drop_inkless(dotted, wide, cs).line.text == spaced.line.text
 
 
-def test_faint_coloured_text_counts_as_ink_and_right_to_left_lines_stay(rec):
+def test_faint_coloured_text_counts_as_ink_and_right_to_left_lines_are_tested_in_display_order(rec):
     """A link's digits in a light colour beside black text are ink (Otsu's threshold puts them with
-    the paper); a right-to-left reading is left as read."""
+    the paper). On a right-to-left line a full stop over the paper left of its last word goes, and the
+    text comes back in logical order with each character's own confidence."""
     from render_util import render
 
     cs = rec.charset
@@ -122,7 +123,15 @@ def test_faint_coloured_text_counts_as_ink_and_right_to_left_lines_stay(rec):
     part[:] = 255 - (255 - part) * 0.3                          # the digits at 30 % of black: a pale link
     assert faint_ink(light)[:, int(s0 * w):int(s1 * w)].any()
     assert drop_inkless(reading, light, cs).visual == reading.visual
-    he = render("שלום עולם", "he", direction="rtl")
-    rtl = rec.read([he], [False], ["rtl"])[0]
+    he = _widened(render("שלום עולם", "he", direction="rtl"), 1, 60)   # paper where the line ends
+    rtl = drop_inkless(rec.read([he], [False], ["rtl"])[0], he, cs)
+    assert rtl.line.text == "שלום עולם", rtl.line.text
+    w = he.shape[1]
+    stop = _with(rtl, 0, ".", (20 / w, 23 / w), cs)          # display position 0: the line's logical end
+    stop = stop._replace(line=finish_line(cs, cs.encode(stop.visual)[0], [0.8] + list(rtl.line.char_confidences)[::-1],
+                                          rtl.line.confidence, "rtl"), direction="rtl")
+    assert stop.line.text == "שלום עולם."
+    out = drop_inkless(stop, he, cs)
+    assert out.line.text == "שלום עולם" and out.line.char_confidences == rtl.line.char_confidences
     blank = np.full_like(he, 255)
-    assert drop_inkless(rtl, blank, cs) is rtl                  # even over blank paper: not this rule's lines
+    assert drop_inkless(rtl, blank, cs) is rtl                  # nothing left: not this rule's to empty a line

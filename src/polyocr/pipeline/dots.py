@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from polyocr.charset import Charset
-from polyocr.pipeline.recognize import LineReading, finish_line, ink_extent
+from polyocr.bidi import resolve_levels, visual_order
+from polyocr.pipeline.recognize import LineReading, finish_line, infer_direction, ink_extent
 
 __all__ = ["DOTS", "FULL_STOP_BELOW", "MIDDLE_DOT_ABOVE", "TRAILING_MARKS", "dot_heights", "drop_inkless", "faint_ink", "lone_dots", "settle_dots"]
 
@@ -108,6 +109,19 @@ def faint_ink(gray: np.ndarray) -> np.ndarray:
     return gray > lo + FAINT * (hi - lo)
 
 
+def display_confidences(reading: LineReading) -> list[float] | None:
+    """Per display-order character of ``reading``, its confidence (``char_confidences`` follow the
+    logical text); None where the two orders do not correspond one to one."""
+    text, visual, conf = reading.line.text, reading.visual, list(reading.line.char_confidences)
+    if text == visual:
+        return conf
+    if len(text) != len(visual) or len(conf) != len(text):
+        return None
+    direction = reading.direction or infer_direction(visual)
+    order = visual_order(resolve_levels(text, direction))     # display position -> logical index
+    return [conf[li] for li in order]
+
+
 def drop_inkless(reading: LineReading, gray: np.ndarray, charset: Charset) -> LineReading:
     """``reading`` without the characters that have no ink near their frames in the crop ``gray``.
 
@@ -117,16 +131,18 @@ def drop_inkless(reading: LineReading, gray: np.ndarray, charset: Charset) -> Li
     character keeps its place when ink lies within :data:`INK_REACH` band heights of its frames
     (thin marks sit a few pixels off them); a full stop or comma ending the line only when ink lies
     under its own frames, a pixel either side, since the last letter is that close (a bold face's
-    full stop touches it: "Parliament."). Left-to-right lines only (a right-to-left line's text is not
-    its display order)."""
+    full stop touches it: "Parliament."). On a right-to-left line the test runs in display order and
+    the text is put back in logical order from what is left."""
     visual = reading.visual
-    if not visual or reading.line.text != visual or gray.ndim != 2 or gray.shape[0] < 4:
+    conf = display_confidences(reading)
+    if not visual or conf is None or gray.ndim != 2 or gray.shape[0] < 4:
         return reading
     w = gray.shape[1]
     r0, r1 = ink_extent(gray)                   # the line's own rows: not a neighbour's descender
     reach = max(1, int(INK_REACH * (r1 - r0 + 1)))
     cols = np.concatenate([[0], np.cumsum(faint_ink(gray[r0:r1 + 1]).any(0))])   # ink columns so far
-    last = len(visual) - 1
+    direction = reading.direction or infer_direction(visual)
+    last = 0 if direction == "rtl" else len(visual) - 1    # the display position of the line's end
     keep = []
     for i, (ch, (s0, s1)) in enumerate(zip(visual, reading.spans)):
         pad = 1 if i == last and ch in TRAILING_MARKS else reach
@@ -141,6 +157,5 @@ def drop_inkless(reading: LineReading, gray: np.ndarray, charset: Charset) -> Li
         return reading                          # a line of nothing but inkless characters: not this rule's to empty
     visual = "".join(visual[i] for i in idx)
     ids, _ = charset.encode(visual)
-    line = finish_line(charset, ids, [reading.line.char_confidences[i] for i in idx], reading.line.confidence,
-                       reading.direction)
+    line = finish_line(charset, ids, [conf[i] for i in idx], reading.line.confidence, direction)
     return reading._replace(line=line, visual=visual, spans=tuple(reading.spans[i] for i in idx))
