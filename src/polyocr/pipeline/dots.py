@@ -1,4 +1,6 @@
-"""Which dot: the full-width full stop "．" on the baseline, or the middle dot "・" at mid-height.
+"""Marks settled by the pixels under them: which dot a "．"/"・" is, and whether a character has ink.
+
+Which dot: the full-width full stop "．" on the baseline, or the middle dot "・" at mid-height.
 
 Japanese technical writing ends sentences with "．" (and "，"); lists and katakana compounds use "・".
 Both are a lone dot half an em wide, and the recogniser, which sees a line scaled to 32 px, told

@@ -99,7 +99,8 @@ class RescoreConfig:
         return replace(self, weight=LM_WEIGHTS.get(lang, DEFAULT_LM_WEIGHT))
 
     @property
-    def lm_weight(self) -> float:
+    def search_weight(self) -> float:
+        """The weight searches use: ``weight``, or the default where it was left to the table."""
         return self.weight if self.weight is not None else DEFAULT_LM_WEIGHT
 
 
@@ -263,7 +264,7 @@ def _plan(reading: LineReading, cfg: RescoreConfig, allowed: np.ndarray | None, 
     ``within``: only words mostly in these left-to-right scripts are reconsidered, and the line is fed
     to the model in display order, which is those words' own order on a right-to-left line too."""
     ai, ap = reading.alt_ids, reading.alt_probs
-    if ai is None or ap is None or not len(ai) or cfg.lm_weight <= 0:
+    if ai is None or ap is None or not len(ai) or cfg.search_weight <= 0:
         return None
     if within is not None and not any(script_of(ch) in within for ch in reading.visual):
         return None                      # no letter of those scripts: most lines, before any frame work
@@ -422,7 +423,7 @@ def _search(plan: _Plan, lp: np.ndarray, k: int, cfg: RescoreConfig) -> list[int
             state = combo[1:] if len(combo) > k else combo
             v = s + math.log(max(cs[combo[-1]][1], cfg.min_prob))
             if c != BLANK:
-                v += cfg.lm_weight * score + cfg.char_bonus
+                v += cfg.search_weight * score + cfg.char_bonus
             if v > new.get(state, -math.inf):
                 new[state] = v
                 ptr[state] = prev
@@ -542,10 +543,10 @@ def line_score(reading: LineReading, lm: CharLM | None, cfg: RescoreConfig = Res
     if not text or not len(conf):
         return -math.inf
     score = float(np.log(conf).sum()) + cfg.char_bonus * len(conf)
-    if lm is not None and cfg.lm_weight > 0:
+    if lm is not None and cfg.search_weight > 0:
         ids = lm.encode("".join(LM_FOLD.get(c, c) for c in text))
         k = lm.order - 1
         padded = [BOS] * k + ids
         hist = np.array([padded[i:i + k] for i in range(len(ids))], np.int64).reshape(len(ids), k)
-        score += cfg.lm_weight * float(lm.logprob(hist, np.array(ids, np.int64)).sum())
+        score += cfg.search_weight * float(lm.logprob(hist, np.array(ids, np.int64)).sum())
     return score / len(text)
