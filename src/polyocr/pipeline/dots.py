@@ -111,15 +111,15 @@ def faint_ink(gray: np.ndarray) -> np.ndarray:
     return gray > lo + FAINT * (hi - lo)
 
 
-def display_confidences(reading: LineReading) -> list[float] | None:
-    """Per display-order character of ``reading``, its confidence (``char_confidences`` follow the
-    logical text); None where the two orders do not correspond one to one."""
+def display_confidences(reading: LineReading, direction: str) -> list[float] | None:
+    """Per display-order character of ``reading`` (laid out in paragraph ``direction``), its
+    confidence (``char_confidences`` follow the logical text); None where the two orders do not
+    correspond one to one."""
     text, visual, conf = reading.line.text, reading.visual, list(reading.line.char_confidences)
     if text == visual:
         return conf
     if len(text) != len(visual) or len(conf) != len(text):
         return None
-    direction = reading.direction or infer_direction(visual)
     order = visual_order(resolve_levels(text, direction))     # display position -> logical index
     return [conf[li] for li in order]
 
@@ -136,14 +136,16 @@ def drop_inkless(reading: LineReading, gray: np.ndarray, charset: Charset) -> Li
     full stop touches it: "Parliament."). On a right-to-left line the test runs in display order and
     the text is put back in logical order from what is left."""
     visual = reading.visual
-    conf = display_confidences(reading)
-    if not visual or conf is None or gray.ndim != 2 or gray.shape[0] < 4:
+    if not visual or gray.ndim != 2 or gray.shape[0] < 4:
+        return reading
+    direction = reading.direction or infer_direction(visual)
+    conf = display_confidences(reading, direction)
+    if conf is None:
         return reading
     w = gray.shape[1]
     r0, r1 = ink_extent(gray)                   # the line's own rows: not a neighbour's descender
     reach = max(1, int(INK_REACH * (r1 - r0 + 1)))
     cols = np.concatenate([[0], np.cumsum(faint_ink(gray[r0:r1 + 1]).any(0))])   # ink columns so far
-    direction = reading.direction or infer_direction(visual)
     last = 0 if direction == "rtl" else len(visual) - 1    # the display position of the line's end
     keep = []
     for i, (ch, (s0, s1)) in enumerate(zip(visual, reading.spans)):
