@@ -13,9 +13,13 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from polyocr import __version__
 from polyocr.languages import LANGUAGES
+
+if TYPE_CHECKING:
+    from polyocr.pipeline.inputs import PageSelection
 
 __all__ = ["main"]
 
@@ -37,6 +41,15 @@ def _lang_orders(value: str) -> tuple[tuple[str, int], ...]:
                                              f"{','.join(LANGUAGES)} and N in 1..{LM_MAX_ORDER}")
         out.append((lang, int(n)))
     return tuple(out)
+
+
+def _pages(value: str) -> PageSelection:
+    from polyocr.pipeline.inputs import InputError, PageSelection
+
+    try:
+        return PageSelection.parse(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("pages: ")) from None
 
 
 def _langs(value: str) -> tuple[str, ...]:
@@ -503,7 +516,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, ReadConfig
 
     rc = ReadConfig(dpi=args.dpi, pdf_text=args.pdf_text, order=args.order, orientation=not args.no_orientation,
-                    languages=args.lang or (), threads=max(1, min(2, (os.cpu_count() or 1) // args.workers)))
+                    languages=args.lang or (), pages=args.pages, threads=max(1, min(2, (os.cpu_count() or 1) // args.workers)))
     if args.accurate:
         rc = replace(rc, reread_languages=ACCURATE_LANGUAGES)
     problems: list[str] = []
@@ -780,6 +793,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: text,json,hocr,alto,pagexml,pdf,overlay (default text)")
     p.add_argument("--dpi", type=_positive, default=200, help="PDF rendering resolution")
     p.add_argument("--pdf-text", action="store_true", help="use a PDF's own text layer instead of OCR where it has one")
+    p.add_argument("--pages", type=_pages, default=None, metavar="LIST",
+                   help="pages of PDFs and multi-page TIFFs to read, counting from 1, e.g. 1-3,7,10- (default all)")
     p.add_argument("--password", default=os.environ.get("POLYOCR_PDF_PASSWORD"),
                    help="password of encrypted PDFs (default $POLYOCR_PDF_PASSWORD)")
     p.add_argument("--order", choices=("learned", "xycut"), default="learned", help="reading-order method")

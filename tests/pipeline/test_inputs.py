@@ -15,8 +15,8 @@ from PIL import Image
 
 from badinputs import BOMB_SIZE, PASSWORD, bomb_png, text_image, write_corpus, write_pdf
 from polyocr.document import Document, validate
-from polyocr.pipeline.inputs import (InputError, InputLimits, PageImage, detect_type, expand_sources,
-                                     load_pages)
+from polyocr.pipeline.inputs import (InputError, InputLimits, PageImage, PageSelection, detect_type,
+                                     expand_sources, load_pages)
 
 
 @pytest.fixture(scope="module")
@@ -287,3 +287,39 @@ def test_expand_sources(tmp_path: Path) -> None:
     assert expand_sources([f"@{tmp_path / 'no-list.txt'}"], on_error=lambda n, w: errors.append((n, w))) == []
     assert "cannot read list file" in errors[-1][1]
     assert expand_sources([str(root)]) == expand_sources([str(root)])  # deterministic
+
+
+def test_page_selection_parses_and_refuses_clearly() -> None:
+    sel = PageSelection.parse(" 7, 1-3 ,10-")
+    assert sel.indices(12, "a.pdf") == [0, 1, 2, 6, 9, 10, 11] and str(sel) == "7,1-3,10-"
+    assert PageSelection.parse("2-2,2").indices(3, "a.pdf") == [1]
+    for bad, why in [("0", "count from 1"), ("3-1", "runs backwards"), ("a", "not a page or range"),
+                     ("1,,2", "not a page or range"), ("", "not a page or range"), ("-3", "not a page or range")]:
+        with pytest.raises(InputError, match=why) as err:
+            PageSelection.parse(bad)
+        assert err.value.kind == "invalid"
+    for spec, count, page in [("5", 4, 5), ("2-6", 4, 6), ("5-", 4, 5)]:
+        with pytest.raises(InputError, match=f"a.pdf: page {page} asked for, but it has {count} pages"):
+            PageSelection.parse(spec).indices(count, "a.pdf")
+
+
+def test_load_pages_reads_only_the_selected_pages(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "five.pdf", [f"page {i + 1}" for i in range(5)])
+    frames = [text_image(f"frame {i}", (320 + 40 * i, 80)) for i in range(4)]
+    tif = tmp_path / "four.tif"
+    frames[0].save(tif, save_all=True, append_images=frames[1:])
+    got = list(load_pages(pdf, pdf_text=True, pages=PageSelection.parse("4-,2")))
+    assert [p.index for p in got] == [1, 3, 4]
+    assert [p.text_layer.text for p in got] == ["page 2", "page 4", "page 5"]
+    got = list(load_pages(tif, pages=PageSelection.parse("3")))
+    assert [(p.index, p.image.width) for p in got] == [(2, 400)]
+    # the page-count limit applies to what is read, not to the document
+    assert len(list(load_pages(pdf, limits=InputLimits(max_pages=2), pages=PageSelection.parse("1-2")))) == 2
+    with pytest.raises(InputError, match="5 pages, over the 2-page limit"):
+        list(load_pages(pdf, limits=InputLimits(max_pages=2)))
+    single = text_image("one", (200, 60))
+    assert len(list(load_pages(single, pages=PageSelection.parse("1")))) == 1
+    for source in (tif, single, np.asarray(single)):
+        with pytest.raises(InputError, match="page 6 asked for") as err:
+            list(load_pages(source, pages=PageSelection.parse("6")))
+        assert err.value.kind == "invalid"

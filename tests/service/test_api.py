@@ -117,6 +117,25 @@ def test_options_reach_the_reader_and_bad_options_are_422(client: httpx.Client) 
     _error(query, 422, "invalid_option")
 
 
+def test_pages_reads_a_selection_and_refuses_pages_past_the_end(client: httpx.Client) -> None:
+    import io
+
+    from PIL import Image
+
+    frames = [Image.new("RGB", (300 + 20 * i, 200), "white") for i in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    tiff = buf.getvalue()
+    r = _read(client, tiff, name="scan.tif", format="json", pages="3,2")
+    assert r.status_code == 200, r.text
+    doc = Document.from_json(r.content)
+    assert [(p.index, p.width) for p in doc.pages] == [(1, 320), (2, 340)] and r.headers["x-polyocr-pages"] == "2"
+    body = _error(_read(client, tiff, name="scan.tif", pages="2-5"), 422, "invalid_option")
+    assert "page 5 asked for, but it has 3 pages" in body["message"] and "scan.tif" in body["message"]
+    body = _error(_read(client, tiff, name="scan.tif", pages="1-x"), 422, "invalid_option")
+    assert body["message"].startswith("pages:"), body
+
+
 def test_415_400_and_413(client: httpx.Client, server) -> None:
     _error(_read(client, b"just some text, not an image", "notes.txt"), 415, "unsupported_media_type")
     _error(client.post("/v1/read", content=png_bytes(), headers={"content-type": "image/png"}), 415)

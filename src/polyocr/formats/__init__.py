@@ -1,7 +1,8 @@
 """Output formats: each module is a pure function from a Document to text (or bytes).
 
 ``WRITERS`` holds the formats made from the Document alone; ``to_pdf`` and ``to_overlay_png``
-(one PNG per page) also need the page images, so they are called directly. Writers never
+(one PNG per page) also need the page images, and ``onto_pdf`` the original PDF, so they are
+called directly. Writers never
 compute reading order: they write pages, blocks, lines and words in the order the Document
 stores them (``Page.blocks`` is already in reading order).
 
@@ -22,11 +23,11 @@ from polyocr.formats.hocr import to_hocr
 from polyocr.formats.json import from_json, to_json
 from polyocr.formats.overlay import render_overlay, to_overlay_png
 from polyocr.formats.pagexml import to_pagexml
-from polyocr.formats.pdf import to_pdf
+from polyocr.formats.pdf import onto_pdf, to_pdf
 from polyocr.formats.text import to_text
 
 __all__ = ["WRITERS", "FORMATS", "write", "to_text", "to_json", "from_json", "to_hocr", "to_alto",
-           "to_pagexml", "to_pdf", "render_overlay", "to_overlay_png"]
+           "to_pagexml", "to_pdf", "onto_pdf", "render_overlay", "to_overlay_png"]
 
 WRITERS: dict[str, Callable[[Document], str | bytes]] = {
     "text": to_text,

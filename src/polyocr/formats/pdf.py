@@ -19,12 +19,21 @@ Placement, in the Document's order (blocks, lines, words; nothing is reordered h
   page, so an RTL line on a mostly-LTR page comes out with its words in display order, and
   spaces next to digits or Latin inside RTL lines can move;
 * vertical-rl columns: one run per line in vertical writing mode (Identity-V) down the column.
+
+A PDF that was read keeps its own pages (:func:`onto_pdf`): its vector text, fonts, images,
+links and bookmarks stay as they were, and the same text layer, built on a blank page of the
+rendered page's size, is laid over each page the Document read, mapped through the page's crop
+box and ``/Rotate`` into its user space (pypdf merges the content streams and resources). A page
+that already has text of its own (born digital, or searchable from an earlier OCR) is left
+without a second layer, so search never finds everything twice.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import zlib
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -35,7 +44,7 @@ from polyocr.bidi import resolve_levels, visual_order
 from polyocr.document import Document, Line, Page, polygon_bounds
 from polyocr.formats._common import word_gaps
 
-__all__ = ["to_pdf"]
+__all__ = ["to_pdf", "onto_pdf"]
 
 _DESCENT = 0.2  # em fractions; the baseline sits at descent above the box bottom
 
@@ -129,13 +138,14 @@ def _page_content(page: Page, k: float, codes: _Codes) -> str:
     return "\n".join(ops)
 
 
-def to_pdf(doc: Document, images: Sequence[Image.Image | np.ndarray]) -> bytes:
-    """A searchable PDF: ``images[i]`` is drawn full-page under page ``i``'s invisible text.
+def to_pdf(doc: Document, images: Sequence[Image.Image | np.ndarray] | None) -> bytes:
+    """A searchable PDF: ``images[i]`` is drawn full-page under page ``i``'s invisible text
+    (``images=None``: the text layer alone, on blank pages).
 
     Page size in points comes from the Document's pixel size and ``Page.dpi`` (72 when unset);
     the image is scaled to it, so its own resolution may differ from the Document's.
     """
-    if len(images) != len(doc.pages):
+    if images is not None and len(images) != len(doc.pages):
         raise ValueError(f"{len(doc.pages)} pages but {len(images)} images")
     objects: list[bytes] = []  # object n is objects[n - 1]
 
@@ -154,16 +164,20 @@ def to_pdf(doc: Document, images: Sequence[Image.Image | np.ndarray]) -> bytes:
     pages_obj = add("")
     font_ids = [add(""), add("")]  # /F1 horizontal, /F2 vertical: filled once all codes are known
     page_ids = []
-    for page, image in zip(doc.pages, images):
+    for i, page in enumerate(doc.pages):
         k = 72.0 / (page.dpi or 72.0)
         W, H = page.width * k, page.height * k
-        jpeg, iw, ih, cs = _jpeg(image)
-        img = stream(f"/Type /XObject /Subtype /Image /Width {iw} /Height {ih} /ColorSpace {cs} "
-                     f"/BitsPerComponent 8 /Filter /DCTDecode", jpeg, compress=False)
-        content = f"q {_num(W)} 0 0 {_num(H)} 0 0 cm /Im0 Do Q\n" + _page_content(page, k, codes)
+        content = _page_content(page, k, codes)
+        xobject = ""
+        if images is not None:
+            jpeg, iw, ih, cs = _jpeg(images[i])
+            img = stream(f"/Type /XObject /Subtype /Image /Width {iw} /Height {ih} /ColorSpace {cs} "
+                         f"/BitsPerComponent 8 /Filter /DCTDecode", jpeg, compress=False)
+            content = f"q {_num(W)} 0 0 {_num(H)} 0 0 cm /Im0 Do Q\n" + content
+            xobject = f"/XObject << /Im0 {img} 0 R >> "
         cid = stream("", content.encode("latin-1"))
         page_ids.append(add(f"<< /Type /Page /Parent {pages_obj} 0 R /MediaBox [0 0 {_num(W)} {_num(H)}] "
-                            f"/Resources << /XObject << /Im0 {img} 0 R >> /Font << /F1 {font_ids[0]} 0 R "
+                            f"/Resources << {xobject}/Font << /F1 {font_ids[0]} 0 R "
                             f"/F2 {font_ids[1]} 0 R >> >> /Contents {cid} 0 R >>"))
     tounicode = stream("", codes.to_unicode())
     descriptor = add("<< /Type /FontDescriptor /FontName /PolyOCR-GlyphLess /Flags 4 /FontBBox [0 -200 1000 800] "
@@ -190,3 +204,92 @@ def to_pdf(doc: Document, images: Sequence[Image.Image | np.ndarray]) -> bytes:
     out += (f"trailer\n<< /Size {len(objects) + 1} /Root {catalog} 0 R /Info {info} 0 R >>\n"
             f"startxref\n{xref}\n%%EOF\n").encode("latin-1")
     return bytes(out)
+
+
+def onto_pdf(doc: Document, original: str | os.PathLike[str] | bytes, password: str | None = None) -> bytes:
+    """The PDF ``original`` with ``doc``'s invisible text laid over the pages it read.
+
+    ``doc`` is what ``polyocr read`` made of ``original``: ``Page.index`` names the source page,
+    and its pixels are that page rendered (crop box, ``/Rotate`` applied) at ``Page.dpi``. When
+    the Document holds every page in order, the whole file is kept (metadata, bookmarks, forms);
+    otherwise the output holds the pages read, in the Document's order. Pages that already carry
+    text of their own get no second layer. An encrypted original is written decrypted.
+    """
+    from pypdf import PdfReader, PdfWriter, Transformation
+    from pypdf.errors import PdfReadError
+
+    data = bytes(original) if isinstance(original, (bytes, bytearray, memoryview)) else \
+        Path(os.fsdecode(original)).read_bytes()
+    data, count, has_text = _open_original(data, password, [p.index for p in doc.pages])
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if len(reader.pages) != count:
+            raise ValueError(f"pypdf sees {len(reader.pages)} pages where PDFium saw {count}")
+    except PdfReadError as exc:
+        raise ValueError(f"the original PDF cannot be parsed ({exc})") from None
+    layer = PdfReader(io.BytesIO(to_pdf(doc, None)))
+    whole = [p.index for p in doc.pages] == list(range(count))
+    writer = PdfWriter(clone_from=reader) if whole else PdfWriter()
+    for n, page in enumerate(doc.pages):
+        target = writer.pages[n] if whole else writer.add_page(reader.pages[page.index])
+        if page.index in has_text or not page.lines:
+            continue
+        overlay = layer.pages[n]
+        ctm = _display_to_user(target, float(overlay.mediabox.width), float(overlay.mediabox.height))
+        target.merge_transformed_page(overlay, Transformation(ctm), over=True)
+    if not whole:
+        writer.add_metadata({"/Producer": f"polyocr {__version__}"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _display_to_user(page, width: float, height: float) -> tuple[float, float, float, float, float, float]:
+    """The matrix from the page as displayed (``width`` × ``height`` points, origin bottom left: what
+    was rendered) to its user space: the crop box's corner and ``/Rotate`` (clockwise) undone."""
+    box = page.cropbox
+    x0, y0, x1, y1 = float(box.left), float(box.bottom), float(box.right), float(box.top)
+    rot = int(page.get("/Rotate", 0) or 0) % 360
+    w, h = (x1 - x0, y1 - y0) if rot in (0, 180) else (y1 - y0, x1 - x0)   # displayed size
+    sx, sy = w / max(width, 1e-6), h / max(height, 1e-6)   # the render rounds pixels up: < 1 px apart
+    if rot == 90:
+        return (0.0, sx, -sy, 0.0, x1, y0)
+    if rot == 180:
+        return (-sx, 0.0, 0.0, -sy, x1, y1)
+    if rot == 270:
+        return (0.0, -sx, sy, 0.0, x0, y1)
+    return (sx, 0.0, 0.0, sy, x0, y0)
+
+
+def _open_original(data: bytes, password: str | None, indices: Sequence[int]) -> tuple[bytes, int, set[int]]:
+    """PDFium's view of the original: the bytes to merge into (an encrypted file decrypted by PDFium,
+    so pypdf needs no crypto library), its page count and which of these pages already have text."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    try:
+        pdf = pdfium.PdfDocument(data, password=password)
+    except pdfium.PdfiumError as exc:
+        raise ValueError(f"the original PDF cannot be opened ({exc})") from None
+    try:
+        count = len(pdf)
+        bad = [i + 1 for i in indices if not 0 <= i < count]
+        if bad:
+            raise ValueError(f"page {bad[0]} of the Document is not in the {count}-page original")
+        has_text = set()
+        for i in set(indices):
+            page = pdf[i]
+            textpage = page.get_textpage()
+            try:
+                if textpage.get_text_range().strip():
+                    has_text.add(i)
+            finally:
+                textpage.close()
+                page.close()
+        if b"/Encrypt" in data:
+            buf = io.BytesIO()
+            pdf.save(buf, flags=raw.FPDF_REMOVE_SECURITY)
+            data = buf.getvalue()
+        return data, count, has_text
+    finally:
+        pdf.close()

@@ -37,7 +37,7 @@ from PIL import Image
 
 from polyocr.document import Document, Page
 from polyocr.fileio import atomic_write
-from polyocr.pipeline.inputs import InputError, InputLimits, display_name, load_pages
+from polyocr.pipeline.inputs import InputError, InputLimits, detect_type, display_name, load_pages
 from polyocr.pipeline.pipeline import ReadConfig
 
 __all__ = ["BatchConfig", "BatchSummary", "SourceResult", "PageReader", "ReaderFactory", "Journal",
@@ -193,7 +193,7 @@ class _SourceImages(Sequence):
 
     def __iter__(self) -> Iterator[Image.Image]:
         for page in load_pages(self.path, dpi=self.read_config.dpi, limits=self.config.limits,
-                               password=self.config.password):
+                               password=self.config.password, pages=self.read_config.pages):
             yield page.image
 
     def __getitem__(self, i: int) -> Image.Image:  # type: ignore[override]
@@ -288,7 +288,8 @@ class _Runner:
         check = _Checkpoint(cfg.out / PARTIAL_DIR / name, _fingerprint(path, rc), keep=cfg.resume)
         overlay = "overlay" in cfg.formats
         pages: list[Page] = []
-        for item in load_pages(path, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=cfg.limits, password=cfg.password):
+        for item in load_pages(path, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=cfg.limits, password=cfg.password,
+                               pages=rc.pages):
             page = check.load(item.index)
             fresh = page is None
             if page is None:
@@ -314,7 +315,7 @@ class _Runner:
 
 
 def _write_outputs(doc: Document, path: str, name: str, rc: ReadConfig, cfg: BatchConfig) -> list[str]:
-    from polyocr.formats import to_pdf, write
+    from polyocr.formats import onto_pdf, to_pdf, write
 
     written: list[str] = []
     for fmt in cfg.formats:
@@ -322,13 +323,19 @@ def _write_outputs(doc: Document, path: str, name: str, rc: ReadConfig, cfg: Bat
             written += [_overlay_path(cfg.out, name, p.index).name for p in doc.pages]
             continue
         target = cfg.out / f"{name}{FORMAT_SUFFIXES[fmt]}"
-        if fmt == "pdf":
-            atomic_write(target, to_pdf(doc, _SourceImages(path, len(doc.pages), rc, cfg)))
+        if fmt == "pdf":   # a PDF keeps its own pages under the text; images become JPEG pages
+            atomic_write(target, onto_pdf(doc, path, cfg.password) if _is_pdf(path) else
+                         to_pdf(doc, _SourceImages(path, len(doc.pages), rc, cfg)))
         else:
             write(doc, fmt, target)
         written.append(target.name)
     parent = os.path.dirname(name)
     return [os.path.join(parent, w) if parent else w for w in written]
+
+
+def _is_pdf(path: str) -> bool:
+    with open(path, "rb") as f:
+        return detect_type(f.read(1024)) == "pdf"
 
 
 def read_document(source: str | os.PathLike[str], read_config: ReadConfig | None = None,
@@ -338,7 +345,8 @@ def read_document(source: str | os.PathLike[str], read_config: ReadConfig | None
     rc = read_config or ReadConfig()
     reader: PageReader | None = None
     pages = []
-    for item in load_pages(source, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=limits, password=password):
+    for item in load_pages(source, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=limits, password=password,
+                           pages=rc.pages):
         if item.text_layer is not None:
             page = item.text_layer
         else:

@@ -34,7 +34,7 @@ from PIL import Image, ImageOps
 
 from polyocr.document import Block, Line, Page, Word, polygon_bounds, quad_from_box
 
-__all__ = ["InputError", "InputErrorKind", "INPUT_ERROR_KINDS", "InputLimits", "PageImage", "load_pages",
+__all__ = ["InputError", "InputErrorKind", "INPUT_ERROR_KINDS", "InputLimits", "PageImage", "PageSelection", "load_pages",
            "expand_sources", "detect_type", "display_name", "SUFFIXES"]
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,52 @@ class InputLimits:
     max_bytes: int = 200_000_000       # file or buffer size
     max_pixels: int = 100_000_000      # per page, from the header (images) or page size x dpi (PDF)
     max_pages: int = 2000              # TIFF frames or PDF pages
+
+
+@dataclass(frozen=True)
+class PageSelection:
+    """Which pages of a PDF or multi-page TIFF to read: inclusive 1-based spans, ``None`` as a span's
+    end running to the last page. Pages are read in document order, each once, however the spans
+    were written ("7,1-3" reads 1, 2, 3, 7).
+
+    >>> PageSelection.parse("1-3,7,10-").indices(12, "a.pdf")
+    [0, 1, 2, 6, 9, 10, 11]
+    """
+
+    spans: tuple[tuple[int, int | None], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> "PageSelection":
+        """``"1-3,7,10-"`` (spaces allowed) → a selection; :class:`InputError` (``invalid``) when malformed."""
+        spans: list[tuple[int, int | None]] = []
+        for part in str(text).split(","):
+            part = part.strip()
+            m = re.fullmatch(r"(\d+)\s*(?:(-)\s*(\d+)?)?", part)
+            if not m:
+                raise InputError(f"pages: {part[:40]!r} is not a page or range (write e.g. 1-3,7,10-)", "invalid")
+            first = int(m.group(1))
+            last = None if m.group(2) and m.group(3) is None else int(m.group(3) or first)
+            if first < 1:
+                raise InputError("pages: pages count from 1", "invalid")
+            if last is not None and last < first:
+                raise InputError(f"pages: {part!r} runs backwards", "invalid")
+            spans.append((first, last))
+        return cls(tuple(spans))
+
+    def indices(self, count: int, name: str) -> list[int]:
+        """The selected 0-based indices of a ``count``-page source; a page past its end is an error
+        (``invalid``), not silently skipped, so a typo never passes for a short document."""
+        chosen: set[int] = set()
+        for first, last in self.spans:
+            end = count if last is None else last
+            if first > count or end > count:
+                raise InputError(f"{name}: page {first if first > count else end} asked for, but it has "
+                                 f"{count} page{'s' if count != 1 else ''}", "invalid")
+            chosen.update(range(first - 1, end))
+        return sorted(chosen)
+
+    def __str__(self) -> str:
+        return ",".join(f"{a}-" if b is None else str(a) if a == b else f"{a}-{b}" for a, b in self.spans)
 
 
 @dataclass
@@ -247,7 +293,7 @@ def _image_dpi(im: Image.Image) -> float:
     return value if 50.0 <= value <= 2400.0 else 0.0
 
 
-def _image_pages(src: _Source, limits: InputLimits) -> Iterator[PageImage]:
+def _image_pages(src: _Source, limits: InputLimits, pages: PageSelection | None = None) -> Iterator[PageImage]:
     kind = _KIND_NAMES[src.kind]
     fp: IO[bytes] | str = src.path if src.path is not None else io.BytesIO(src.data or b"")
     try:
@@ -260,9 +306,10 @@ def _image_pages(src: _Source, limits: InputLimits) -> Iterator[PageImage]:
         raise InputError(f"{src.name}: damaged or truncated {kind} ({_reason(exc)})", "corrupt") from None
     with im:
         n = getattr(im, "n_frames", 1) if src.kind == "tiff" else 1
-        if n > limits.max_pages:
-            raise InputError(f"{src.name}: {n} pages, over the {limits.max_pages}-page limit", "too_large")
-        for i in range(n):
+        chosen = pages.indices(n, src.name) if pages is not None else range(n)
+        if len(chosen) > limits.max_pages:
+            raise InputError(f"{src.name}: {len(chosen)} pages, over the {limits.max_pages}-page limit", "too_large")
+        for i in chosen:
             try:
                 if i:
                     im.seek(i)
@@ -293,7 +340,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _pdf_pages(src: _Source, dpi: float, pdf_text: bool, limits: InputLimits,
-               password: str | None) -> Iterator[PageImage]:
+               password: str | None, pages: PageSelection | None = None) -> Iterator[PageImage]:
     import pypdfium2 as pdfium
 
     # A file handle, not the path: pypdfium2 encodes str paths as UTF-8, which fails for
@@ -309,10 +356,12 @@ def _pdf_pages(src: _Source, dpi: float, pdf_text: bool, limits: InputLimits,
         n = len(pdf)
         if n == 0:
             raise InputError(f"{src.name}: PDF has no pages", "empty")
-        if n > limits.max_pages:
-            raise InputError(f"{src.name}: {n} pages, over the {limits.max_pages}-page limit", "too_large")
+        chosen = pages.indices(n, src.name) if pages is not None else range(n)
+        if len(chosen) > limits.max_pages:
+            raise InputError(f"{src.name}: {len(chosen)} pages, over the {limits.max_pages}-page limit"
+                             f"{'' if pages is not None else ' (read fewer with --pages)'}", "too_large")
         scale = dpi / 72.0
-        for i in range(n):
+        for i in chosen:
             yield _pdf_page(pdf, i, src.name, dpi, scale, pdf_text, limits)
     finally:
         pdf.close()
@@ -461,17 +510,20 @@ def _group_lines(lines: list[list[tuple[str, tuple[float, float, float, float]]]
 
 def load_pages(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray, dpi: float = 200,
                pdf_text: bool = False, limits: InputLimits = InputLimits(),
-               password: str | None = None) -> Iterator[PageImage]:
+               password: str | None = None, pages: PageSelection | None = None) -> Iterator[PageImage]:
     """Yield the pages of ``source`` one at a time as upright 8-bit RGB images.
 
     ``source`` is a path (str, PathLike or, for non-UTF-8 names, bytes), the file's bytes, a PIL
     image or an array (RGB channel order). PDF pages are rendered at ``dpi``; with ``pdf_text`` each
     PDF page also carries the PDF's own text layer as a Page in pixel coordinates. Raises
     :class:`InputError` (a ValueError) for anything that cannot be read, possibly after earlier
-    pages were yielded (a damaged page 7 of a TIFF).
+    pages were yielded (a damaged page 7 of a TIFF). ``pages`` reads only those pages (a single image
+    is page 1); their ``index`` stays the page's place in the source.
     """
     if not (isinstance(dpi, (int, float)) and 10 <= dpi <= 1200):
         raise InputError(f"dpi must be between 10 and 1200, got {dpi!r}", "invalid")
+    if pages is not None and isinstance(source, (Image.Image, np.ndarray)):
+        pages.indices(1, "<image>" if isinstance(source, Image.Image) else "<array>")   # page 1 or an error
     if isinstance(source, Image.Image):
         _check_pixels("<image>", source.width, source.height, limits)
         yield PageImage(image=_to_rgb(ImageOps.exif_transpose(source)), index=0, source="<image>",
@@ -487,9 +539,9 @@ def load_pages(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray
                          "invalid")
     src = _open_source(source, limits)
     if src.kind == "pdf":
-        yield from _pdf_pages(src, float(dpi), pdf_text, limits, password)
+        yield from _pdf_pages(src, float(dpi), pdf_text, limits, password, pages)
     else:
-        yield from _image_pages(src, limits)
+        yield from _image_pages(src, limits, pages)
 
 
 def expand_sources(items: Sequence[str | os.PathLike[str]], on_error: Callable[[str, str], None] | None = None,

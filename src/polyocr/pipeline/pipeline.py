@@ -42,6 +42,7 @@ from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.homoglyph import unify_reading
 from polyocr.pipeline.quotes import typed_quotes
 from polyocr.pipeline.language import page_languages
+from polyocr.pipeline.inputs import PageSelection
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
 from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line, redecode,
                                         to_gray, with_direction)
@@ -89,6 +90,8 @@ class ReadConfig:
 
     dpi: int = 200                      # PDF rasterisation
     pdf_text: bool = False              # use the PDF's own text layer instead of OCR
+    pages: PageSelection | None = None  # pages of a PDF or multi-page TIFF to read (None: all; a
+                                        # string such as "1-3,7,10-" is parsed)
     order: str = "learned"              # "learned" | "xycut"
     orientation: bool = True            # detect whole-page rotation 0/90/180/270
     languages: tuple[str, ...] = ()     # hints; empty = any of the eight
@@ -109,6 +112,8 @@ class ReadConfig:
     weights: str | None = None          # folder with detector/recogniser/order weights (default: packaged)
 
     def __post_init__(self) -> None:
+        if isinstance(self.pages, str):
+            object.__setattr__(self, "pages", PageSelection.parse(self.pages))
         if self.order not in ("learned", "xycut"):
             raise ValueError(f"order must be 'learned' or 'xycut', not {self.order!r}")
         if not 36 <= self.dpi <= 1200:
@@ -642,7 +647,7 @@ class Pipeline:
 
         cfg = self.config
         pages: list[Page] = []
-        for item in load_pages(source, dpi=cfg.dpi, pdf_text=cfg.pdf_text):
+        for item in load_pages(source, dpi=cfg.dpi, pdf_text=cfg.pdf_text, pages=cfg.pages):
             if cfg.pdf_text and item.text_layer is not None:
                 page = item.text_layer
                 page.index = item.index
@@ -725,10 +730,10 @@ def read(source: Any, **options: Any) -> Document:
 
     The models are loaded on first use and kept for later calls with the same options."""
     cfg = ReadConfig(**options)
-    key = replace(cfg, dpi=200, pdf_text=False)
+    key = replace(cfg, dpi=200, pdf_text=False, pages=None)
     if key not in _PIPELINES:
         _PIPELINES[key] = Pipeline(key)
     pipe = _PIPELINES[key]
-    if (cfg.dpi, cfg.pdf_text) != (pipe.config.dpi, pipe.config.pdf_text):
+    if (cfg.dpi, cfg.pdf_text, cfg.pages) != (pipe.config.dpi, pipe.config.pdf_text, pipe.config.pages):
         pipe = Pipeline(cfg, pipe.detector, pipe.recognizer, pipe.orderer, pipe.orientation)
     return pipe.read(source)

@@ -331,6 +331,8 @@ _OPTION_SCHEMA: dict[str, Any] = {
     "order": {"type": "string", "enum": ["learned", "xycut"], "default": "learned"},
     "orientation": {"type": "boolean", "default": True, "description": "detect page rotation"},
     "lang": {"type": "string", "description": f"comma-separated hints from {', '.join(LANGUAGES)}"},
+    "pages": {"type": "string", "description": "pages of a PDF or multi-page TIFF to read, counting from 1, "
+                                               "e.g. 1-3,7,10- (default all)"},
     "page_images": {"type": "boolean", "default": False,
                     "description": "json only: each page image as a data: URI in Page.image"},
     "accurate": {"type": "boolean", "default": False,

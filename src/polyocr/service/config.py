@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from polyocr.languages import LANGUAGES
+from polyocr.pipeline.inputs import InputError, PageSelection
 
 __all__ = ["ServiceConfig", "ReadOptions", "OptionError", "OUTPUT_FORMATS", "CONTENT_TYPES", "parse_options"]
 
@@ -79,6 +80,7 @@ class ReadOptions:
     languages: tuple[str, ...] = field(default=())
     page_images: bool = False  # json only: put each decoded page in Page.image as a data: URI
     accurate: bool = False     # doubtful Korean, Arabic, traditional Chinese lines read at a second width too
+    pages: PageSelection | None = None  # pages of a PDF or multi-page TIFF to read (None: all)
 
 
 def _bool(name: str, value: str) -> bool:
@@ -121,7 +123,8 @@ def parse_options(fields: Mapping[str, str]) -> ReadOptions:
 
     ``lang`` and ``languages`` are synonyms (comma-separated codes, hints only).
     """
-    known = {"format", "dpi", "pdf_text", "order", "orientation", "lang", "languages", "page_images", "accurate"}
+    known = {"format", "dpi", "pdf_text", "order", "orientation", "lang", "languages", "page_images", "accurate",
+             "pages"}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise OptionError(unknown[0][:40], f"unknown option; known: {', '.join(sorted(known))}")
@@ -135,6 +138,11 @@ def parse_options(fields: Mapping[str, str]) -> ReadOptions:
     for name in ("pdf_text", "orientation", "page_images", "accurate"):
         if name in fields:
             kw[name] = _bool(name, fields[name])
+    if "pages" in fields and fields["pages"].strip():
+        try:
+            kw["pages"] = PageSelection.parse(fields["pages"])
+        except InputError as exc:
+            raise OptionError("pages", str(exc).removeprefix("pages: ")) from None
     langs = [k for k in ("lang", "languages") if k in fields]
     if len(langs) == 2:
         raise OptionError("lang", "give lang or languages, not both")

@@ -128,7 +128,7 @@ def _input_problem(exc: Exception, path: Path, display_name: str) -> InputProble
 def _load_pages(path: Path, options: ReadOptions, limits: Any) -> Any:
     from polyocr.pipeline.inputs import load_pages
 
-    return load_pages(path, dpi=options.dpi, pdf_text=options.pdf_text, limits=limits)
+    return load_pages(path, dpi=options.dpi, pdf_text=options.pdf_text, limits=limits, pages=options.pages)
 
 
 def read_upload_file(pipelines: Configured, path: Path, display_name: str, options: ReadOptions,
@@ -160,17 +160,20 @@ def read_upload_file(pipelines: Configured, path: Path, display_name: str, optio
     if not pages:
         raise InputProblem(400, "undecodable", "the upload holds no pages")
     doc = Document(pages=pages, source=display_name, meta={"engine": "polyocr serve"})
-    body = _export(doc, images, options)
+    body = _export(doc, images, options, path)
     ctype, suffix = CONTENT_TYPES[options.format]
     return Result(body=body, content_type=ctype, suffix=suffix, pages=len(pages),
                   lines=sum(len(p.lines) for p in pages))
 
 
-def _export(doc: Document, images: Sequence[Any], options: ReadOptions) -> bytes:
-    from polyocr.formats import WRITERS, to_pdf
+def _export(doc: Document, images: Sequence[Any], options: ReadOptions, path: Path) -> bytes:
+    from polyocr.formats import WRITERS, onto_pdf, to_pdf
+    from polyocr.pipeline.inputs import detect_type
 
-    if options.format == "pdf":
-        return to_pdf(doc, images)
+    if options.format == "pdf":   # an uploaded PDF keeps its own pages under the text
+        with open(path, "rb") as f:
+            is_pdf = detect_type(f.read(1024)) == "pdf"
+        return onto_pdf(doc, path) if is_pdf else to_pdf(doc, images)
     if options.format == "json" and options.page_images:
         for page, image in zip(doc.pages, images):
             page.image = page_data_uri(image)
