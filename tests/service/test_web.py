@@ -44,8 +44,9 @@ def page(browser: Browser):
     pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
     yield pg
     context.close()
-    # CSP violations and script errors show up here; the expected 415 answer is logged as a failed load.
-    assert [p for p in problems if "415" not in p] == []
+    # CSP violations and script errors show up here; the expected 415 and 422 answers (a refused file,
+    # a page past the end) are logged as failed loads.
+    assert [p for p in problems if "status of 415" not in p and "status of 422" not in p] == []
 
 
 def _download(page: Page, fmt: str) -> bytes:
@@ -117,6 +118,43 @@ def test_page_sends_accurate_only_when_ticked(page: Page, tmp_path: Path) -> Non
             expect(page.locator("#status")).to_contain_text("2 line(s)", timeout=20000)
             expect(page.locator("#status")).to_have_class("done")
         assert seen == [False, True]
+
+
+def test_page_sends_pages_and_shows_a_refusal(page: Page, tmp_path: Path) -> None:
+    """The pages box reaches the server as the selection it parses; a page past the end comes back
+    as the server's one-line message in the status, not a broken page."""
+    import io
+
+    from PIL import Image
+
+    cfg = ServiceConfig(port=0, log_level="warning", tmp_dir=str(tmp_path))
+    frames = [Image.new("RGB", (600 + 40 * i, 400), "white") for i in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    upload = tmp_path / "scan.tif"
+    upload.write_bytes(buf.getvalue())
+    with run_server(cfg, SlowPipeline) as running:
+        page.goto(running.url + "/")
+        configured, seen = running.state.pipelines, []
+
+        def recording(options):
+            seen.append(str(options.pages) if options.pages is not None else None)
+            return configured(options)
+
+        running.state.pipelines = recording
+        page.locator("#page-range").fill("3, 1")
+        page.set_input_files("#file", str(upload))
+        expect(page.locator("#status")).to_contain_text("scan.tif: 2 page(s)", timeout=20000)
+        page.locator("#page-range").fill("")
+        page.set_input_files("#file", [])
+        page.set_input_files("#file", str(upload))
+        expect(page.locator("#status")).to_contain_text("scan.tif: 3 page(s)", timeout=20000)
+        page.locator("#page-range").fill("2-9")
+        page.set_input_files("#file", [])
+        page.set_input_files("#file", str(upload))
+        expect(page.locator("#status")).to_contain_text("page 9 asked for, but it has 3 pages", timeout=20000)
+        expect(page.locator("#status")).to_have_class("error")
+        assert seen == ["3,1", None, "2-9"]
 
 
 def test_page_reads_generated_page_with_real_pipeline(page: Page, generated_page, tmp_path: Path) -> None:

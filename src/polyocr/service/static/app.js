@@ -28,6 +28,8 @@ function options() {
   fields.append("orientation", $("#orientation").checked ? "true" : "false");
   fields.append("accurate", $("#accurate").checked ? "true" : "false");
   fields.append("dpi", String($("#dpi").value || 200));
+  const pages = $("#page-range").value.trim();
+  if (pages) fields.append("pages", pages);
   return fields;
 }
 
