@@ -360,9 +360,11 @@ def plan_batches(widths: Sequence[int], max_batch: int = 16, max_waste: float = 
     list padded 16-41 % of the pixels the model ran on (measured on the bundled samples). The model
     is padding-exact, so batches may have any shape: a batch closes when adding the next
     (narrower) line would leave more than ``max_waste`` of it padding, or at ``max_batch`` lines.
-    onnxruntime's per-call overhead (~1 ms) is far below the padding it saves. 16 rather than 32
-    lines: measured on 16 dense pages, 2 pages at a time, 0.436 vs 0.470 s/page (mean of 4 runs
-    each); smaller batches keep the activations in cache.
+    onnxruntime's per-call overhead (~1 ms) is far below the padding it saves. The Recognizer asks
+    for 2 lines a batch: smaller batches keep a layer's activations in the core's cache (16 × 128
+    frames × 768 MLP units is 6 MB against 1 MB of L2 a core). On the speed benchmark's 16 dense
+    pages, two processes of one thread read 1.87-2.02 pages/s with 2-line batches against
+    1.41-1.57 with 16 (session 20, BENCHMARKS.md); 32 → 16 had gained 7 % in session 4.
     """
     order = sorted(range(len(widths)), key=lambda i: -int(widths[i]))
     batches: list[list[int]] = []
@@ -544,7 +546,7 @@ class Recognizer:
     """
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, threads: int = 2,
-                 batch_size: int = 16, charset: Charset | None = None, stretch: bool = True,
+                 batch_size: int = 2, charset: Charset | None = None, stretch: bool = True,
                  split_narrow: bool = True) -> None:
         from polyocr.pipeline.runtime import cpu_session
 
