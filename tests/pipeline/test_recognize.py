@@ -14,7 +14,7 @@ from polyocr.bidi import to_visual
 from polyocr.charset import BLANK, Charset
 from polyocr.pipeline.recognize import (INK_MARGIN, MAX_STRETCH, STRETCH_BELOW, STRETCH_TO, NoWeights, Recognizer, ctc_greedy, cut_to_ink, erase_rules,
                                         finish_line, is_vertical, pad_batch, split_wide, plan_batches, prepare_line, split_narrow_runs,
-                                        stretch_factor, NARROW, NARROW_RUN)
+                                        stretch_factor, NARROW, NARROW_RUN, ink_extent, median_u8)
 
 torch.set_num_threads(1)
 
@@ -428,3 +428,24 @@ def test_a_line_can_be_read_at_another_width():
     assert ned(base.line.text, text) < 0.1 and ned(wide.line.text, text) < 0.1
     with pytest.raises(ValueError, match="aspects"):
         rec.read([img], [False], aspects=[1.0, 1.2])
+
+
+def test_histogram_median_and_ink_rows_match_the_sorting_ones() -> None:
+    """The uint8 fast path of ink_extent (histogram median, absdiff) gives the int16 path's answer."""
+    rng = np.random.default_rng(7)
+    for t in range(3000):
+        h, w = int(rng.integers(1, 50)), int(rng.integers(1, 300))
+        a = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        if t % 4 == 0:
+            a = np.where(rng.random((h, w)) < 0.3, 20, 235).astype(np.uint8)   # two levels: even counts split
+        elif t % 4 == 1:
+            a[:] = a[0, 0]
+        g = a.astype(np.int16)
+        med = int(np.median(g))
+        assert median_u8(a) == med
+        rows = np.flatnonzero((np.abs(g - med) > 48).sum(axis=1) >= max(2, w // 200))
+        assert ink_extent(a) == ((int(rows[0]), int(rows[-1])) if len(rows) else (0, h - 1))
+    assert ink_extent(np.full((9, 40), 255, np.uint8)) == (0, 8)
+    line = np.full((30, 200), 250, np.uint8)
+    line[11:19, 20:180] = 10
+    assert ink_extent(line) == ink_extent(line.astype(np.float32)) == (11, 18)

@@ -567,7 +567,8 @@ class Pipeline:
         parted = part_neighbours(gray, trim_leaders(gray, lines, self.margin), self.margin)
         drawn = {id(p): ln for p, ln in zip(parted, lines)}
         lines = parted
-        crops = [crop_line(rgb, ln.quad, ln.vertical, self.margin) for ln in lines]
+        # gray once: the recogniser, the dot and ink checks and a second reading all look at gray pixels
+        crops = [to_gray(crop_line(rgb, ln.quad, ln.vertical, self.margin)) for ln in lines]
         readings = self.recognizer.read(crops, [ln.vertical for ln in lines]) if crops else []
         t.recognize = time.perf_counter() - t0
         read_from = {id(ln): (ln, c) for ln, c in zip(lines, crops)}   # the crop each line was read from
@@ -595,7 +596,7 @@ class Pipeline:
 
         def crop_of(det: DetectedLine) -> np.ndarray:
             ln, crop = read_from.get(id(det), (None, None))
-            return crop if ln is det else crop_line(rgb, det.quad, det.vertical, self.margin)   # a restacked row
+            return crop if ln is det else to_gray(crop_line(rgb, det.quad, det.vertical, self.margin))  # restacked
 
         if self.config.reread_languages and self.lms is not None and kept:
             t0 = time.perf_counter()
@@ -693,7 +694,7 @@ def _back(poly: Any, k: int, shape: tuple[int, int]) -> list[tuple[float, float]
 
 def _to_rgb(image: Image.Image | np.ndarray) -> np.ndarray:
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))   # convert() would copy
     arr = np.asarray(image)
     if arr.ndim == 2:
         return np.repeat(arr[..., None], 3, axis=2)

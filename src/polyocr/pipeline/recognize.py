@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -179,10 +180,22 @@ def is_vertical(shape: Sequence[int]) -> bool:
 
 def ink_extent(strip: np.ndarray) -> tuple[int, int]:
     """First and last row with ink (pixels far from the strip's median), or the whole strip."""
-    g = strip.astype(np.int16)
-    ink = np.abs(g - int(np.median(g))) > 48
+    if strip.dtype == np.uint8 and strip.size:   # the same numbers from a histogram: no sort, no copy
+        ink = cv2.absdiff(strip, median_u8(strip)) > 48
+    else:
+        g = strip.astype(np.int16)
+        ink = np.abs(g - int(np.median(g))) > 48
     rows = np.flatnonzero(ink.sum(axis=1) >= max(2, strip.shape[1] // 200))
     return (int(rows[0]), int(rows[-1])) if len(rows) else (0, strip.shape[0] - 1)
+
+
+def median_u8(image: np.ndarray) -> int:
+    """``int(np.median(image))`` of a uint8 array, from its histogram (a line crop's in ~40 µs
+    instead of a partial sort's ~150 µs): the mean of the two middle values, truncated."""
+    cum = np.cumsum(np.bincount(image.ravel(), minlength=256))
+    n = int(cum[-1])
+    lo, hi = np.searchsorted(cum, [(n - 1) // 2, n // 2], side="right")
+    return int((int(lo) + int(hi)) / 2)
 
 
 def _longest_runs(rows: np.ndarray, close: int) -> tuple[np.ndarray, np.ndarray]:
