@@ -484,10 +484,10 @@ class LineDetector:
         ph, pw = -(-nh // 32) * 32, -(-nw // 32) * 32
         # Pad with the page's own border colour so the padding does not look like a frame.
         border = np.median(np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]]), axis=0)
-        canvas = np.empty((ph, pw, 3), np.uint8)
-        canvas[:] = border.astype(np.uint8)
-        canvas[:nh, :nw] = small
-        x = (canvas.astype(np.float32) * (1.0 / 255.0)).transpose(2, 0, 1)[None]
+        # straight into the model's contiguous NCHW float input: no padded uint8 canvas, no float HWC copy
+        x = np.empty((1, 3, ph, pw), np.float32)
+        x[0] = (border.astype(np.uint8).astype(np.float32) * np.float32(1.0 / 255.0))[:, None, None]
+        np.multiply(small.transpose(2, 0, 1), np.float32(1.0 / 255.0), out=x[0, :, :nh, :nw], casting="unsafe")
         out = self.session.run(None, {"image": x})[0][0]
         oh, ow = -(-nh // self.stride), -(-nw // self.stride)
         logit = out[0, :oh, :ow]
