@@ -136,6 +136,42 @@ def test_pages_reads_a_selection_and_refuses_pages_past_the_end(client: httpx.Cl
     assert body["message"].startswith("pages:"), body
 
 
+def test_pdf_upload_to_pdf_keeps_its_own_pages(client: httpx.Client) -> None:
+    """A scanned PDF in, format=pdf out: the original's page (to the pixel), its text layer added,
+    only the pages asked for."""
+    import io
+
+    import numpy as np
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw
+
+    scans = []
+    for i in range(2):
+        im = Image.new("RGB", (400, 300), "white")
+        ImageDraw.Draw(im).rectangle([40 + 20 * i, 30, 240, 60], outline="black", width=3)
+        scans.append(im)
+    buf = io.BytesIO()
+    scans[0].save(buf, format="PDF", resolution=72, save_all=True, append_images=scans[1:])
+    original = buf.getvalue()
+    r = _read(client, original, name="scan.pdf", format="pdf", pages="2", dpi="72")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf" and r.headers["x-polyocr-pages"] == "1"
+
+    def pdf_page(data: bytes, i: int) -> tuple[np.ndarray, str]:
+        doc = pdfium.PdfDocument(data)
+        try:
+            page = doc[i]
+            return np.asarray(page.render(scale=1).to_pil().convert("RGB")), page.get_textpage().get_text_range()
+        finally:
+            doc.close()
+
+    out_img, out_text = pdf_page(r.content, 0)
+    src_img, src_text = pdf_page(original, 1)
+    assert len(pdfium.PdfDocument(r.content)) == 1
+    assert np.array_equal(out_img, src_img) and src_text == ""
+    assert "Hello world" in out_text
+
+
 def test_415_400_and_413(client: httpx.Client, server) -> None:
     _error(_read(client, b"just some text, not an image", "notes.txt"), 415, "unsupported_media_type")
     _error(client.post("/v1/read", content=png_bytes(), headers={"content-type": "image/png"}), 415)
