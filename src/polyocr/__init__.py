@@ -18,7 +18,8 @@ def read(source: Any, **options: Any) -> Document:
 
     ``source`` is a path (PNG, JPEG, TIFF, WebP, BMP, PDF), raw file bytes, a PIL image or an
     H×W(×3) array. Options are the fields of :class:`polyocr.pipeline.pipeline.ReadConfig`
-    (``dpi``, ``pdf_text``, ``order``, ``orientation``, ``languages``, ``threads``). Models load
+    (``dpi``, ``pdf_text``, ``pages`` such as ``"1-3,7"``, ``order``, ``orientation``, ``languages``,
+    ``threads``). Models load
     on first use (onnxruntime only) and are reused by later calls.
     """
     from polyocr.pipeline.pipeline import read as _read

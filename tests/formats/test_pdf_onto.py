@@ -16,7 +16,8 @@ from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter, Transformation
 
 from polyocr.document import Document
-from polyocr.formats.pdf import onto_pdf, to_pdf
+import polyocr.formats.pdf as pdf_format
+from polyocr.formats.pdf import onto_pdf, searchable_pdf, to_pdf
 
 _WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
 
@@ -183,3 +184,27 @@ def test_encrypted_original_is_written_decrypted(hand_doc, tmp_path):
     assert not PdfReader(io.BytesIO(out)).is_encrypted
     assert "Hello," in [w for w, _ in _words(out, tmp_path)]
     assert np.array_equal(_render(out, dpi=page.dpi), _render(plain.read_bytes(), dpi=page.dpi))
+
+
+def test_searchable_pdf_picks_the_original_or_the_images(hand_doc, tmp_path, monkeypatch, caplog):
+    """A PDF source keeps its own pages; an image source, or a PDF pypdf cannot rewrite, gets the
+    rendered images under the text (a warning says why), never no PDF at all."""
+    page = hand_doc.pages[0]
+    scan = _scan(hand_doc)
+    original = tmp_path / "scan.pdf"
+    original.write_bytes(_original(scan, page.dpi, rotate=90))
+    png = tmp_path / "scan.png"
+    scan.save(png)
+    kept = searchable_pdf(hand_doc, original, [scan])
+    assert kept == onto_pdf(hand_doc, original) and "/Rotate 90" in kept.decode("latin-1")
+    assert searchable_pdf(hand_doc, png, [scan]) == to_pdf(hand_doc, [scan])
+    assert searchable_pdf(hand_doc, None, [scan]) == to_pdf(hand_doc, [scan])
+
+    def broken(*args, **kwargs):
+        raise KeyError("/Kids")
+
+    monkeypatch.setattr(pdf_format, "onto_pdf", broken)
+    with caplog.at_level("WARNING", logger="polyocr.formats.pdf"):
+        fallback = searchable_pdf(hand_doc, original, [scan])
+    assert fallback == to_pdf(hand_doc, [scan])
+    assert "could not be kept" in caplog.text and "/Kids" in caplog.text

@@ -23,11 +23,11 @@ from polyocr.formats.hocr import to_hocr
 from polyocr.formats.json import from_json, to_json
 from polyocr.formats.overlay import render_overlay, to_overlay_png
 from polyocr.formats.pagexml import to_pagexml
-from polyocr.formats.pdf import onto_pdf, to_pdf
+from polyocr.formats.pdf import onto_pdf, searchable_pdf, to_pdf
 from polyocr.formats.text import to_text
 
 __all__ = ["WRITERS", "FORMATS", "write", "to_text", "to_json", "from_json", "to_hocr", "to_alto",
-           "to_pagexml", "to_pdf", "onto_pdf", "render_overlay", "to_overlay_png"]
+           "to_pagexml", "to_pdf", "onto_pdf", "searchable_pdf", "render_overlay", "to_overlay_png"]
 
 WRITERS: dict[str, Callable[[Document], str | bytes]] = {
     "text": to_text,

@@ -31,6 +31,7 @@ without a second layer, so search never finds everything twice.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import zlib
 from pathlib import Path
@@ -44,7 +45,9 @@ from polyocr.bidi import resolve_levels, visual_order
 from polyocr.document import Document, Line, Page, polygon_bounds
 from polyocr.formats._common import word_gaps
 
-__all__ = ["to_pdf", "onto_pdf"]
+__all__ = ["to_pdf", "onto_pdf", "searchable_pdf"]
+
+log = logging.getLogger(__name__)
 
 _DESCENT = 0.2  # em fractions; the baseline sits at descent above the box bottom
 
@@ -242,6 +245,26 @@ def onto_pdf(doc: Document, original: str | os.PathLike[str] | bytes, password: 
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def searchable_pdf(doc: Document, source: str | os.PathLike[str] | bytes | None,
+                   images: Sequence[Image.Image | np.ndarray], password: str | None = None) -> bytes:
+    """The searchable PDF for what was read from ``source``: its own pages (:func:`onto_pdf`) when it
+    is a PDF, else ``images`` under the text (:func:`to_pdf`). A PDF that PDFium rendered but pypdf
+    cannot rewrite still gets a searchable PDF, of its rendered pages, with a warning in the log."""
+    if source is not None:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            head = bytes(source[:1024])
+        else:
+            with open(source, "rb") as f:
+                head = f.read(1024)
+        if b"%PDF-" in head:
+            try:
+                return onto_pdf(doc, source, password)
+            except Exception as exc:   # whatever pypdf tripped on, the rendered pages still serve
+                log.warning("%s: the original's own pages could not be kept (%s); writing its rendered pages",
+                            doc.source or "PDF", " ".join(str(exc).split())[:200] or type(exc).__name__)
+    return to_pdf(doc, images)
 
 
 def _display_to_user(page, width: float, height: float) -> tuple[float, float, float, float, float, float]:

@@ -37,7 +37,7 @@ from PIL import Image
 
 from polyocr.document import Document, Page
 from polyocr.fileio import atomic_write
-from polyocr.pipeline.inputs import InputError, InputLimits, detect_type, display_name, load_pages
+from polyocr.pipeline.inputs import InputError, InputLimits, display_name, load_pages
 from polyocr.pipeline.pipeline import ReadConfig
 
 __all__ = ["BatchConfig", "BatchSummary", "SourceResult", "PageReader", "ReaderFactory", "Journal",
@@ -315,7 +315,7 @@ class _Runner:
 
 
 def _write_outputs(doc: Document, path: str, name: str, rc: ReadConfig, cfg: BatchConfig) -> list[str]:
-    from polyocr.formats import onto_pdf, to_pdf, write
+    from polyocr.formats import searchable_pdf, write
 
     written: list[str] = []
     for fmt in cfg.formats:
@@ -324,18 +324,13 @@ def _write_outputs(doc: Document, path: str, name: str, rc: ReadConfig, cfg: Bat
             continue
         target = cfg.out / f"{name}{FORMAT_SUFFIXES[fmt]}"
         if fmt == "pdf":   # a PDF keeps its own pages under the text; images become JPEG pages
-            atomic_write(target, onto_pdf(doc, path, cfg.password) if _is_pdf(path) else
-                         to_pdf(doc, _SourceImages(path, len(doc.pages), rc, cfg)))
+            images = _SourceImages(path, len(doc.pages), rc, cfg)    # rendered again only if needed
+            atomic_write(target, searchable_pdf(doc, path, images, cfg.password))
         else:
             write(doc, fmt, target)
         written.append(target.name)
     parent = os.path.dirname(name)
     return [os.path.join(parent, w) if parent else w for w in written]
-
-
-def _is_pdf(path: str) -> bool:
-    with open(path, "rb") as f:
-        return detect_type(f.read(1024)) == "pdf"
 
 
 def read_document(source: str | os.PathLike[str], read_config: ReadConfig | None = None,

@@ -167,13 +167,10 @@ def read_upload_file(pipelines: Configured, path: Path, display_name: str, optio
 
 
 def _export(doc: Document, images: Sequence[Any], options: ReadOptions, path: Path) -> bytes:
-    from polyocr.formats import WRITERS, onto_pdf, to_pdf
-    from polyocr.pipeline.inputs import detect_type
+    from polyocr.formats import WRITERS, searchable_pdf
 
     if options.format == "pdf":   # an uploaded PDF keeps its own pages under the text
-        with open(path, "rb") as f:
-            is_pdf = detect_type(f.read(1024)) == "pdf"
-        return onto_pdf(doc, path) if is_pdf else to_pdf(doc, images)
+        return searchable_pdf(doc, path, images)
     if options.format == "json" and options.page_images:
         for page, image in zip(doc.pages, images):
             page.image = page_data_uri(image)
