@@ -202,7 +202,8 @@ def test_415_400_and_413(client: httpx.Client, server) -> None:
     buf = io.BytesIO()
     frames = [Image.new("RGB", (50, 50), "white") for _ in range(4)]
     frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
-    assert "3-page limit" in _error(_read(client, buf.getvalue(), "four.tif"), 413, "too_large")["message"]
+    message = _error(_read(client, buf.getvalue(), "four.tif"), 413, "too_large")["message"]
+    assert "3-page limit (read fewer with the pages field)" in message and "--pages" not in message
 
 
 def test_filename_never_becomes_a_path(client: httpx.Client, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from PIL import Image
 
 from polyocr.document import Document, Page
 from polyocr.fileio import atomic_write
-from polyocr.pipeline.inputs import InputError, InputLimits, display_name, load_pages
+from polyocr.pipeline.inputs import InputError, InputLimits, PageImages, display_name, load_pages
 from polyocr.pipeline.pipeline import ReadConfig
 
 __all__ = ["BatchConfig", "BatchSummary", "SourceResult", "PageReader", "ReaderFactory", "Journal",
@@ -181,28 +181,6 @@ def _overlay_path(out: Path, name: str, index: int) -> Path:
     return out / f"{name}.overlay-{index + 1:04d}.png"
 
 
-class _SourceImages(Sequence):
-    """The page images of a source, rendered again on demand: ``to_pdf`` walks them in order, and
-    keeping every page of a 1,000-page PDF in memory would cost gigabytes."""
-
-    def __init__(self, path: str, count: int, read_config: ReadConfig, config: BatchConfig) -> None:
-        self.path, self.count, self.read_config, self.config = path, count, read_config, config
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __iter__(self) -> Iterator[Image.Image]:
-        for page in load_pages(self.path, dpi=self.read_config.dpi, limits=self.config.limits,
-                               password=self.config.password, pages=self.read_config.pages):
-            yield page.image
-
-    def __getitem__(self, i: int) -> Image.Image:  # type: ignore[override]
-        for k, image in enumerate(self):
-            if k == i:
-                return image
-        raise IndexError(i)
-
-
 class _Checkpoint:
     """Finished pages of the source in progress, as Page JSON files; invalid once the source or
     the reading options change (the fingerprint)."""
@@ -324,7 +302,8 @@ def _write_outputs(doc: Document, path: str, name: str, rc: ReadConfig, cfg: Bat
             continue
         target = cfg.out / f"{name}{FORMAT_SUFFIXES[fmt]}"
         if fmt == "pdf":   # a PDF keeps its own pages under the text; images become JPEG pages
-            images = _SourceImages(path, len(doc.pages), rc, cfg)    # rendered again only if needed
+            images = PageImages(path, len(doc.pages), dpi=rc.dpi, limits=cfg.limits, password=cfg.password,
+                                pages=rc.pages)                        # decoded again only if needed
             atomic_write(target, searchable_pdf(doc, path, images, cfg.password))
         else:
             write(doc, fmt, target)

@@ -27,14 +27,16 @@ import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Iterator, Literal, Sequence, get_args
+from collections.abc import Sequence as SequenceABC
+from typing import IO, Any, Callable, Iterator, Literal, Sequence, get_args
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from polyocr.document import Block, Line, Page, Word, polygon_bounds, quad_from_box
 
-__all__ = ["InputError", "InputErrorKind", "INPUT_ERROR_KINDS", "InputLimits", "PageImage", "PageSelection", "load_pages",
+__all__ = ["InputError", "InputErrorKind", "INPUT_ERROR_KINDS", "InputLimits", "PageImage", "PageImages", "PageSelection",
+           "load_pages",
            "expand_sources", "detect_type", "display_name", "SUFFIXES"]
 
 log = logging.getLogger(__name__)
@@ -293,6 +295,15 @@ def _image_dpi(im: Image.Image) -> float:
     return value if 50.0 <= value <= 2400.0 else 0.0
 
 
+def _chosen(name: str, n: int, pages: PageSelection | None, limits: InputLimits) -> Sequence[int]:
+    """The indices to read of an ``n``-page source; the page limit applies to them, not to ``n``."""
+    chosen = pages.indices(n, name) if pages is not None else range(n)
+    if len(chosen) > limits.max_pages:
+        raise InputError(f"{name}: {len(chosen)} pages, over the {limits.max_pages}-page limit"
+                         f"{'' if pages is not None else ' (read fewer with --pages)'}", "too_large")
+    return chosen
+
+
 def _image_pages(src: _Source, limits: InputLimits, pages: PageSelection | None = None) -> Iterator[PageImage]:
     kind = _KIND_NAMES[src.kind]
     fp: IO[bytes] | str = src.path if src.path is not None else io.BytesIO(src.data or b"")
@@ -306,10 +317,7 @@ def _image_pages(src: _Source, limits: InputLimits, pages: PageSelection | None 
         raise InputError(f"{src.name}: damaged or truncated {kind} ({_reason(exc)})", "corrupt") from None
     with im:
         n = getattr(im, "n_frames", 1) if src.kind == "tiff" else 1
-        chosen = pages.indices(n, src.name) if pages is not None else range(n)
-        if len(chosen) > limits.max_pages:
-            raise InputError(f"{src.name}: {len(chosen)} pages, over the {limits.max_pages}-page limit", "too_large")
-        for i in chosen:
+        for i in _chosen(src.name, n, pages, limits):
             try:
                 if i:
                     im.seek(i)
@@ -356,12 +364,8 @@ def _pdf_pages(src: _Source, dpi: float, pdf_text: bool, limits: InputLimits,
         n = len(pdf)
         if n == 0:
             raise InputError(f"{src.name}: PDF has no pages", "empty")
-        chosen = pages.indices(n, src.name) if pages is not None else range(n)
-        if len(chosen) > limits.max_pages:
-            raise InputError(f"{src.name}: {len(chosen)} pages, over the {limits.max_pages}-page limit"
-                             f"{'' if pages is not None else ' (read fewer with --pages)'}", "too_large")
         scale = dpi / 72.0
-        for i in chosen:
+        for i in _chosen(src.name, n, pages, limits):
             yield _pdf_page(pdf, i, src.name, dpi, scale, pdf_text, limits)
     finally:
         pdf.close()
@@ -542,6 +546,28 @@ def load_pages(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray
         yield from _pdf_pages(src, float(dpi), pdf_text, limits, password, pages)
     else:
         yield from _image_pages(src, limits, pages)
+
+
+class PageImages(SequenceABC):
+    """The page images of a source, decoded again on demand (``load_pages`` with the same options):
+    for writers that walk them once or may not need them at all (a searchable PDF of a PDF keeps its
+    own pages), where holding every page of a long PDF in memory would cost gigabytes."""
+
+    def __init__(self, source: str | os.PathLike[str] | bytes, count: int, **load: Any) -> None:
+        self.source, self.count, self.load = source, count, load
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Image.Image]:
+        for page in load_pages(self.source, **self.load):
+            yield page.image
+
+    def __getitem__(self, i: int) -> Image.Image:  # type: ignore[override]
+        for k, image in enumerate(self):
+            if k == i:
+                return image
+        raise IndexError(i)
 
 
 def expand_sources(items: Sequence[str | os.PathLike[str]], on_error: Callable[[str, str], None] | None = None,

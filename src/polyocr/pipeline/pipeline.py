@@ -595,6 +595,7 @@ class Pipeline:
             kept = [(det, r) for (det, _), r in zip(kept, readings2)]
 
         def crop_of(det: DetectedLine) -> np.ndarray:
+            """The gray crop ``det`` was read from."""
             ln, crop = read_from.get(id(det), (None, None))
             return crop if ln is det else to_gray(crop_line(rgb, det.quad, det.vertical, self.margin))  # restacked
 
@@ -608,10 +609,10 @@ class Pipeline:
             kept = [(det, typed_quotes(r, lang)) for (det, r), lang in zip(kept, langs)]
         if self.config.settle_dots:
             kept = [(det, r if det.vertical or not any(c in DOTS for c in r.visual) else
-                     settle_dots(r, to_gray(crop_of(det)), self.recognizer.charset))
+                     settle_dots(r, crop_of(det), self.recognizer.charset))
                     for det, r in kept]
         if self.config.inked_characters:
-            kept = [(det, r if det.vertical else drop_inkless(r, to_gray(crop_of(det)), self.recognizer.charset))
+            kept = [(det, r if det.vertical else drop_inkless(r, crop_of(det), self.recognizer.charset))
                     for det, r in kept]
         uh, uw = rgb.shape[:2]   # the upright frame: ordering happens here, polygons go back afterwards
         page_lines: list[Line] = []

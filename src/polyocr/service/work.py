@@ -1,7 +1,8 @@
 """What one request does in its worker thread: decode the upload, read each page, export.
 
 Everything here is blocking and CPU-bound; ``app.py`` runs it through the Gate. The decoded page
-images are kept only when the output needs them (PDF, or page images for the web page).
+images are kept only for the web page's page images; a PDF output decodes them again only when the
+upload is not a PDF keeping its own pages.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ def _input_problem(exc: Exception, path: Path, display_name: str) -> InputProble
     if kind == "encrypted" and "(--password)" in message:  # the CLI's hint means nothing over HTTP
         message = message.replace("give its password (--password)", "the service takes no password; "
                                   "send a decrypted copy")
+    message = message.replace("(read fewer with --pages)", "(read fewer with the pages field)")
     if kind in _KIND_STATUS:
         status, code = _KIND_STATUS[kind]
         return InputProblem(status, code, message)
@@ -137,12 +139,12 @@ def read_upload_file(pipelines: Configured, path: Path, display_name: str, optio
 
     With ``pdf_text`` a PDF page that has its own text layer is taken as it is, without OCR.
     """
-    from polyocr.pipeline.inputs import InputError, InputLimits
+    from polyocr.pipeline.inputs import InputError, InputLimits, PageImages
 
     limits = InputLimits(max_bytes=max_bytes, max_pixels=max_pixels, max_pages=max_pages)
 
     reader = pipelines(options)
-    keep_images = options.format == "pdf" or (options.format == "json" and options.page_images)
+    keep_images = options.format == "json" and options.page_images
     pages: list[Page] = []
     images: list[Any] = []
     try:
@@ -160,7 +162,11 @@ def read_upload_file(pipelines: Configured, path: Path, display_name: str, optio
     if not pages:
         raise InputProblem(400, "undecodable", "the upload holds no pages")
     doc = Document(pages=pages, source=display_name, meta={"engine": "polyocr serve"})
-    body = _export(doc, images, options, path)
+    if options.format == "pdf":   # decoded again only if needed: an uploaded PDF keeps its own pages
+        body = _export(doc, PageImages(path, len(pages), dpi=options.dpi, limits=limits, pages=options.pages),
+                       options, path)
+    else:
+        body = _export(doc, images, options, path)
     ctype, suffix = CONTENT_TYPES[options.format]
     return Result(body=body, content_type=ctype, suffix=suffix, pages=len(pages),
                   lines=sum(len(p.lines) for p in pages))
