@@ -513,12 +513,12 @@ def cmd_read(args: argparse.Namespace) -> int:
     from polyocr.formats import WRITERS
     from polyocr.pipeline.batch import BatchConfig, read_document, run_batch
     from polyocr.pipeline.inputs import expand_sources
-    from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, ReadConfig
+    from polyocr.pipeline.pipeline import ReadConfig
 
     rc = ReadConfig(dpi=args.dpi, pdf_text=args.pdf_text, order=args.order, orientation=not args.no_orientation,
                     languages=args.lang or (), pages=args.pages, threads=max(1, min(2, (os.cpu_count() or 1) // args.workers)))
     if args.accurate:
-        rc = replace(rc, reread_languages=ACCURATE_LANGUAGES)
+        rc = rc.accurate()
     problems: list[str] = []
     sources = expand_sources(args.sources, on_error=lambda name, why: problems.append(f"{name}: {why}"),
                              exclude=[args.out] if args.out else ())

@@ -407,21 +407,35 @@ def test_doubtful_korean_lines_are_read_again_wider_and_the_likelier_reading_kep
     """Real page, real models: with ``polyocr read --accurate`` the doubtful horizontal lines of a
     Korean page are read a second time at 1.2 × their width, and each keeps whichever reading scores
     better by recogniser + language model (rescore.line_score); confident lines and other languages'
-    lines are not read again, and by default every line is read once."""
+    lines are not read again. By default only the doubtful words of Korean lines are read again
+    (pipeline.reread): a changed line keeps its characters outside those words, the stretches read
+    again are narrower than the lines, and an English page is read once."""
+    from polyocr.pipeline import recognize as rec_mod
     from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES
+    from polyocr.pipeline.reread import doubtful_windows
     from polyocr.pipeline.rescore import line_score
 
     calls = []
     real = Pipeline._reread
+    widths: list[int] = []          # pixels of each recogniser batch
+    reread_px: list[int] = []       # of them, read again by _reread, per page
+    real_run = rec_mod.Recognizer.run
+
+    def run_spy(self, batch, w):
+        widths.append(int(w.sum()))
+        return real_run(self, batch, w)
 
     def spy(self, kept, langs, masks, crop_of):
+        mark = len(widths)
         out = real(self, kept, langs, masks, crop_of)
+        reread_px.append(sum(widths[mark:]))
         calls.append((kept, langs, out))
         return out
 
     monkeypatch.setattr(Pipeline, "_reread", spy)
+    monkeypatch.setattr(rec_mod.Recognizer, "run", run_spy)
     sample = _page(res, "ko", "prose")
-    accurate = Pipeline(ReadConfig(threads=2, reread_languages=ACCURATE_LANGUAGES))
+    accurate = Pipeline(ReadConfig(threads=2).accurate())
     page = accurate.read_image(sample.image)
     assert page.language == "ko" and len(calls) == 1
     kept, langs, out = calls[0]
@@ -438,12 +452,36 @@ def test_doubtful_korean_lines_are_read_again_wider_and_the_likelier_reading_kep
     assert changed >= 1                                   # some line did read better wider
     assert ned(page.text, sample.page.text) < 0.15
     calls.clear()
-    pipe.read_image(sample.image)                         # the defaults
-    assert not calls
+    default = pipe.read_image(sample.image)               # the defaults
+    assert len(calls) == 1
+    kept, langs, out = calls[0]
+    changed = 0
+    for (det, before), (_, after), lang in zip(kept, out, langs):
+        wins = doubtful_windows(before, 0.7, 0) if lang == "ko" and not det.vertical else []
+        if not wins:
+            assert after is before
+        elif after is not before:
+            changed += 1
+            # outside the first and last window the characters are the first reading's
+            head, tail = before.visual[:wins[0].first], before.visual[wins[-1].end:]
+            assert after.visual.startswith(head) and after.visual.endswith(tail)
+            cfg = pipe.rescoring.for_language(lang)
+            assert line_score(after, pipe.lms.get(lang), cfg) > line_score(before, pipe.lms.get(lang), cfg)
+    assert changed >= 1
+    assert ned(default.text, sample.page.text) < 0.15
+    assert 0 < reread_px[1] < 0.75 * reread_px[0], reread_px  # words, not whole lines, read again
+    calls.clear()
+    pipe.read_image(_page(res, "en", "prose").image)      # not Korean: every line read once
+    assert len(calls) == 1 and all(a is b for (_, a), (_, b) in zip(calls[0][0], calls[0][2]))
     with pytest.raises(ValueError, match="unknown language"):
         ReadConfig(reread_languages=("kr",))
     with pytest.raises(ValueError, match="reread widths"):
         ReadConfig(reread_widths=(12.0,))
+    with pytest.raises(ValueError, match="reread_context"):
+        ReadConfig(reread_context=-2)
+    acc = ReadConfig(dpi=150).accurate()
+    assert (acc.reread_languages, acc.reread_context, acc.dpi) == (ACCURATE_LANGUAGES, -1, 150)
+    assert acc.accurate(False) == ReadConfig(dpi=150) and ReadConfig().reread_languages == ("ko",)
     with pytest.raises(ValueError, match="lm_weight"):
         ReadConfig(lm_weight=-0.3)
     assert ReadConfig(lm_weight=0.0).lm_weight == 0.0 and ReadConfig().lm_weight is None

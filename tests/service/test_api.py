@@ -338,7 +338,7 @@ def test_real_pipeline_reads_generated_page(generated_page, tmp_path: Path) -> N
 def test_per_request_pipelines_share_the_models_and_carry_the_options() -> None:
     """``accurate=true`` gives the request the pipeline ``polyocr read --accurate`` runs, on the same
     loaded models; the default options give the shared pipeline itself."""
-    from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, Pipeline, ReadConfig
+    from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, DEFAULT_REREAD, Pipeline, ReadConfig
     from polyocr.service.config import parse_options
     from polyocr.service.work import Configured
 
@@ -346,6 +346,7 @@ def test_per_request_pipelines_share_the_models_and_carry_the_options() -> None:
     configured = Configured(base)
     assert configured(parse_options({})) is base
     accurate = configured(parse_options({"accurate": "true"}))
-    assert accurate.config.reread_languages == ACCURATE_LANGUAGES
+    assert accurate.config.reread_languages == ACCURATE_LANGUAGES and accurate.config.reread_context == -1
     assert accurate.recognizer is base.recognizer and accurate.detector is base.detector
-    assert configured(parse_options({"accurate": "false", "order": "xycut"})).config.reread_languages == ()
+    plain = configured(parse_options({"accurate": "false", "order": "xycut"})).config
+    assert plain.reread_languages == DEFAULT_REREAD and plain.reread_context == 0 and plain.order == "xycut"

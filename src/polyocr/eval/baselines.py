@@ -150,9 +150,9 @@ _WORKER: dict[str, object] = {}
 
 def _config(threads: int, accurate: bool) -> ReadConfig:
     """The pipeline's defaults, or as ``polyocr read --accurate`` runs it."""
-    from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, ReadConfig
+    from polyocr.pipeline.pipeline import ReadConfig
 
-    return ReadConfig(threads=threads, reread_languages=ACCURATE_LANGUAGES if accurate else ())
+    return ReadConfig(threads=threads).accurate(accurate)
 
 
 def _worker_init(threads: int, accurate: bool = False) -> None:

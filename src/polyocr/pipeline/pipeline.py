@@ -44,6 +44,7 @@ from polyocr.pipeline.quotes import typed_quotes
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.inputs import PageSelection
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
+from polyocr.pipeline.reread import Window, doubtful_windows, splice
 from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line, redecode,
                                         to_gray, with_direction)
 from polyocr.pipeline.runtime import cpu_session
@@ -80,8 +81,12 @@ TURNS: dict[tuple[bool, str], int] = {
 
 
 # Languages whose lines read better choosing between two widths, on synthetic and real lines alike
-# (Pipeline._reread): ``polyocr read --accurate`` reads their doubtful lines twice.
+# (Pipeline._reread): ``polyocr read --accurate`` reads their doubtful lines twice, whole.
 ACCURATE_LANGUAGES = ("ko", "ar", "zh-Hant")
+# By default only Korean, and only its doubtful words (pipeline.reread): most of what reading the
+# whole lines again gains there, for less than half the extra time (BENCHMARKS.md, session 21).
+DEFAULT_REREAD = ("ko",)
+DEFAULT_REREAD_CONTEXT = 0
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,11 @@ class ReadConfig:
     settle_dots: bool = True            # "．" or "・" by the height of the dot (pipeline.dots)
     inked_characters: bool = True       # a character with no ink near its frames is dropped (pipeline.dots)
     typed_quotes: bool = True           # quotation marks as the line's language types them (pipeline.quotes)
-    reread_languages: tuple[str, ...] = ()  # doubtful lines of these also read at other widths (ACCURATE_LANGUAGES)
+    reread_languages: tuple[str, ...] = DEFAULT_REREAD  # doubtful lines of these also read at other widths
     reread_widths: tuple[float, ...] = (1.2,)        # ... these, the likeliest reading kept (Pipeline._reread)
     reread_below: float = 0.7           # ... when a character was read with less confidence than this
+    reread_context: int = DEFAULT_REREAD_CONTEXT  # ... only its word and this many either side (pipeline.reread);
+                                        # -1: the whole line
     weights: str | None = None          # folder with detector/recogniser/order weights (default: packaged)
 
     def __post_init__(self) -> None:
@@ -127,6 +134,15 @@ class ReadConfig:
             raise ValueError(f"reread widths must be between 0.5 and 2.0, not {self.reread_widths}")
         if self.lm_weight is not None and not 0 <= self.lm_weight <= 10:
             raise ValueError(f"lm_weight must be between 0 and 10 (or None for each language's own), not {self.lm_weight}")
+        if self.reread_context < -1:
+            raise ValueError(f"reread_context must be -1 (whole lines) or more, not {self.reread_context}")
+
+    def accurate(self, on: bool = True) -> "ReadConfig":
+        """This configuration as ``polyocr read --accurate`` runs it (doubtful Korean, Arabic and
+        traditional Chinese lines read again whole), or with ``on=False`` with the default rereading."""
+        if on:
+            return replace(self, reread_languages=ACCURATE_LANGUAGES, reread_context=-1)
+        return replace(self, reread_languages=DEFAULT_REREAD, reread_context=DEFAULT_REREAD_CONTEXT)
 
 
 def crop_line(image: np.ndarray, quad: np.ndarray, vertical: bool, margin: float = CROP_MARGIN,
@@ -507,41 +523,55 @@ class Pipeline:
     def _reread(self, kept: list[tuple[DetectedLine, LineReading]], langs: Sequence[str],
                 masks: Sequence[np.ndarray | None] | None,
                 crop_of: Callable[[DetectedLine], np.ndarray]) -> list[tuple[DetectedLine, LineReading]]:
-        """Read a doubtful horizontal line of ``reread_languages`` again at each of ``reread_widths``
-        (constrained and rescored as the first reading was) and keep the reading :func:`line_score`
-        likes best.
+        """Read the doubtful stretches of a horizontal line of ``reread_languages`` again at each of
+        ``reread_widths`` (constrained and rescored as the first reading was) and keep the line
+        :func:`line_score` likes best; a stretch is a doubtful word with ``reread_context`` words
+        either side, or the whole line (:mod:`polyocr.pipeline.reread`).
 
         The recogniser's errors in an unseen face depend on the line's scale: of six widths, the best
         reading of each held-out line would cut its error by a quarter (session 17). Korean, Arabic
         and traditional Chinese lines gain from choosing between 1.0 and 1.2 on held-out synthetic
         lines, on realdev's real ones and on whole pages alike (:data:`ACCURATE_LANGUAGES`); the
-        others do not everywhere. Their pages then take about twice as long, so it is opt-in
-        (``polyocr read --accurate``; BENCHMARKS.md, session 18)."""
+        others do not everywhere. Reading whole lines again, their pages take about twice as long,
+        so that is opt-in (``polyocr read --accurate``; BENCHMARKS.md, session 18); Korean's doubtful
+        words alone are read again by default (session 21)."""
         cfg = self.config
-        idx = [i for i, ((det, r), lang) in enumerate(zip(kept, langs))
-               if lang in cfg.reread_languages and not det.vertical
-               and min(r.line.char_confidences, default=1.0) < cfg.reread_below]
-        if not idx:
+        todo: list[tuple[int, Window]] = []     # (kept line, stretch of it) to read again
+        for i, ((det, r), lang) in enumerate(zip(kept, langs)):
+            if lang in cfg.reread_languages and not det.vertical:
+                todo += [(i, wn) for wn in doubtful_windows(r, cfg.reread_below, cfg.reread_context)]
+        if not todo:
             return kept
         charset = self.recognizer.charset
         rcfg = self.rescoring
-        crops = [crop_of(kept[i][0]) for i in idx]
-        sub_langs = [langs[i] for i in idx]
-        sub_masks = [masks[i] for i in idx] if masks is not None else [None] * len(idx)
-        best = [(line_score(kept[i][1], self.lms.get(langs[i]), rcfg.for_language(langs[i])), kept[i][1])
-                for i in idx]
+        crops = []
+        for i, wn in todo:
+            crop = crop_of(kept[i][0])
+            w = crop.shape[1]
+            crops.append(crop[:, int(wn.x0 * w):max(int(wn.x0 * w) + 1, int(np.ceil(wn.x1 * w)))])
+        sub_langs = [langs[i] for i, _ in todo]
+        sub_masks = [masks[i] if masks is not None else None for i, _ in todo]
+        parts: list[list[LineReading]] = [[] for _ in todo]
         for width in cfg.reread_widths:
-            again = self.recognizer.read(crops, [False] * len(idx), [kept[i][1].direction for i in idx],
-                                         [width] * len(idx))
+            again = self.recognizer.read(crops, [False] * len(todo), [kept[i][1].direction for i, _ in todo],
+                                         [width] * len(todo))
             again = [redecode(r, m, charset) if m is not None else r for r, m in zip(again, sub_masks)]
             again = rescore_page(again, sub_langs, self.lms, charset, rcfg, sub_masks)
-            for k, (r, lang) in enumerate(zip(again, sub_langs)):
-                score = line_score(r, self.lms.get(lang), rcfg.for_language(lang))
-                if score > best[k][0]:
-                    best[k] = (score, r)
+            for k, r in enumerate(again):
+                parts[k].append(r)
         out = list(kept)
-        for i, (_, r) in zip(idx, best):
-            out[i] = (kept[i][0], r)
+        # right to left along each line, so the windows still to splice keep their character indices
+        for k in sorted(range(len(todo)), key=lambda k: (todo[k][0], -todo[k][1].first)):
+            i, wn = todo[k]
+            lm, lcfg = self.lms.get(langs[i]), rcfg.for_language(langs[i])
+            best = out[i][1]
+            best_score = line_score(best, lm, lcfg)
+            for part in parts[k]:
+                cand = splice(out[i][1], wn, part, charset)
+                score = line_score(cand, lm, lcfg)
+                if score > best_score:
+                    best, best_score = cand, score
+            out[i] = (kept[i][0], best)
         return out
 
     def read_image(self, image: Image.Image | np.ndarray, index: int = 0, dpi: float = 0.0) -> Page:

@@ -70,14 +70,13 @@ class Configured:
             self._orderers[cfg.order] = pipeline.orderer  # type: ignore[attr-defined]
 
     def __call__(self, options: ReadOptions) -> PageReader:
-        from polyocr.pipeline.pipeline import ACCURATE_LANGUAGES, Pipeline
+        from polyocr.pipeline.pipeline import Pipeline
 
         base = self.base
         if not isinstance(base, Pipeline):
             return base
         want = replace(base.config, dpi=options.dpi, pdf_text=options.pdf_text, order=options.order,
-                       orientation=options.orientation, languages=options.languages,
-                       reread_languages=ACCURATE_LANGUAGES if options.accurate else ())
+                       orientation=options.orientation, languages=options.languages).accurate(options.accurate)
         if want == base.config:
             return base
         return Pipeline(want, detector=base.detector, recognizer=base.recognizer, orderer=self._orderer(want.order),
