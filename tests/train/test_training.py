@@ -221,3 +221,47 @@ def test_a_dead_data_process_is_an_error_not_a_hang():
     finally:
         par.close()
     assert time.time() - t0 < 30
+
+
+def test_a_batch_in_parts_gives_the_whole_batchs_gradient(data):
+    """Big batches of wide lines do not fit a CPU's memory whole (max_batch_frames): split into parts,
+    each part's mean loss weighted by its share of the lines, the summed gradients are the whole
+    batch's, with and without a distillation teacher; and every line lands in exactly one part.
+    (In eval mode: in training, batch norm normalises each part by its own statistics.)"""
+    from polyocr.train.data import Batch
+    from polyocr.train.loop import _backward, batch_parts
+
+    assert batch_parts(10, 50, 0) == [(0, 10)] and batch_parts(10, 50, 500) == [(0, 10)]
+    assert batch_parts(10, 50, 200) == [(0, 4), (4, 8), (8, 10)]   # 4 lines × 50 frames a part
+    assert batch_parts(3, 500, 100) == [(0, 1), (1, 2), (2, 3)]    # one line a part at least
+    for n, f, m in [(192, 400, 24000), (192, 37, 24000), (7, 13, 30)]:
+        parts = batch_parts(n, f, m)
+        assert parts[0][0] == 0 and parts[-1][1] == n and all(a < b for a, b in parts)
+        assert all(p[1] == q[0] for p, q in zip(parts, parts[1:]))
+        assert len(parts) == 1 or all((b - a) * f <= m for a, b in parts)
+    _, lines = data
+    charset = Charset.load()
+    sample = lines[:6]
+    images, widths = pad_batch([prepare_line(img) for img, _, _ in sample])
+    ids = [charset.encode(t)[0] for _, t, _ in sample]
+    batch = Batch(images=images, widths=widths, targets=np.asarray([i for x in ids for i in x], np.int64),
+                  target_lengths=np.asarray([len(x) for x in ids], np.int64), texts=[t for _, t, _ in sample],
+                  languages=["en"] * 6, directions=["ltr"] * 6)
+    torch.manual_seed(0)
+    model = RecognizerNet(RecognizerConfig(**TINY, n_classes=len(charset))).eval()
+    teacher = RecognizerNet(RecognizerConfig(**TINY, n_classes=len(charset))).eval()
+    frames = -(-images.shape[-1] // model.cfg.width_stride)
+    for t in (None, teacher):
+        grads, losses = [], []
+        for max_frames in (0, 2 * frames):                     # whole, then three parts of two lines
+            cfg = TrainConfig(model=model.cfg, bf16=False, max_batch_frames=max_frames)
+            model.zero_grad(set_to_none=True)
+            loss, kd = _backward(model, t, batch, torch.device("cpu"), cfg)
+            assert (kd is None) == (t is None)
+            losses.append((float(loss), None if kd is None else float(kd)))
+            grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+        assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-5)
+        if t is not None:
+            assert losses[0][1] == pytest.approx(losses[1][1], rel=1e-4)
+        assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+        assert float(grads[0].abs().sum()) > 0

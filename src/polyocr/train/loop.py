@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from polyocr.charset import Charset
 from polyocr.eval.metrics import edit_distance
-from polyocr.models.recognizer import RecognizerNet, load_safetensors, save_safetensors
+from polyocr.models.recognizer import RecognizerNet, frame_lengths, load_safetensors, save_safetensors
 from polyocr.pipeline.recognize import RecognizedLine, ctc_greedy, finish_line, pad_batch, prepare_line
 from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, ParallelBatches, PrefetchBatches, RealSource,
                                 ShardSource, SynthSource, heldout_set)
@@ -293,6 +293,55 @@ def load_checkpoint(path: Path, model: RecognizerNet, opt: torch.optim.Optimizer
 
 # -- the loop ------------------------------------------------------------------------------------------------
 
+def batch_parts(n_lines: int, frames: int, max_frames: int) -> list[tuple[int, int]]:
+    """(start, end) line ranges splitting a batch of ``n_lines`` lines padded to ``frames`` frames
+    into parts of at most ``max_frames`` lines × frames (at least one line each); 0 = one part."""
+    if max_frames <= 0 or n_lines * frames <= max_frames:
+        return [(0, n_lines)]
+    per = max(1, max_frames // max(1, frames))
+    k = -(-n_lines // per)
+    size = -(-n_lines // k)                         # equal parts rather than a small remainder
+    return [(a, min(n_lines, a + size)) for a in range(0, n_lines, size)]
+
+
+def _backward(model: RecognizerNet, teacher: RecognizerNet | None, batch: Any, device: torch.device,
+              cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Loss of one batch and its gradients in the model's ``.grad``; returns (loss, distillation KL or None).
+
+    The CTC loss is a mean over the batch's lines, so a part of ``m`` of its ``B`` lines contributes
+    its own mean × m / B: the parts' gradients add up to the whole batch's (the KL term, a mean over
+    valid frames, weighted by the part's share of them), but for batch norm, which in training normalises each part by its own
+    statistics (as "ghost" batch norm does). Why parts: the class head's log-probabilities alone are B × T × 12.8K floats,
+    12 GB for 192 lines of 400 frames with their gradients, more than a 24 GB machine can hold beside
+    the rest (:attr:`TrainConfig.max_batch_frames`)."""
+    n = len(batch.widths)
+    frames = -(-batch.images.shape[-1] // model.cfg.width_stride)
+    offsets = np.concatenate([[0], np.cumsum(batch.target_lengths)])
+    valid = frame_lengths(torch.from_numpy(batch.widths), len(model.cfg.stem)).float()   # the KL is a mean over frames
+    total = torch.zeros((), device=device)
+    kd_total = torch.zeros((), device=device) if teacher is not None else None
+    for a, b in batch_parts(n, frames, cfg.max_batch_frames):
+        x = torch.from_numpy(batch.images[a:b]).to(device, non_blocking=True)  # (m, 1, H, W)
+        widths = torch.from_numpy(batch.widths[a:b]).to(device)                # (m,)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            logits, lengths = model(x, widths, time_major=True)         # (T, m, C), (m,)
+        logp = torch.log_softmax(logits, -1, dtype=torch.float32)       # CTC in fp32
+        loss = F.ctc_loss(logp, torch.from_numpy(batch.targets[offsets[a]:offsets[b]]).to(device), lengths,
+                          torch.from_numpy(batch.target_lengths[a:b]).to(device),
+                          blank=0, reduction="mean", zero_infinity=True)
+        share = (b - a) / n
+        loss = loss * share
+        if teacher is not None:
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                t_logits, _ = teacher(x, widths, time_major=True)
+            kd = distill_loss(logits, t_logits, lengths, cfg.distill_temperature) * (valid[a:b].sum() / valid.sum())
+            kd_total = kd_total + kd.detach()
+            loss = loss + cfg.distill_weight * kd
+        loss.backward()
+        total = total + loss.detach()
+    return total, kd_total
+
+
 def _param_groups(model: RecognizerNet, weight_decay: float) -> list[dict[str, Any]]:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -417,22 +466,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             torch.manual_seed((cfg.seed * 1_000_003 + step) % (2**63))  # dropout masks depend on the step only
-            x = torch.from_numpy(batch.images).to(device, non_blocking=True)      # (B, 1, H, W)
-            widths = torch.from_numpy(batch.widths).to(device)                    # (B,)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits, lengths = model(x, widths, time_major=True)       # (T, B, C), (B,)
-            logp = torch.log_softmax(logits, -1, dtype=torch.float32)     # CTC in fp32
-            loss = F.ctc_loss(logp, torch.from_numpy(batch.targets).to(device), lengths,
-                              torch.from_numpy(batch.target_lengths).to(device),
-                              blank=0, reduction="mean", zero_infinity=True)
-            if teacher is not None:
-                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    t_logits, _ = teacher(x, widths, time_major=True)
-                kd = distill_loss(logits, t_logits, lengths, cfg.distill_temperature)
-                kd_losses.append(kd.detach())
-                loss = loss + cfg.distill_weight * kd
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss, kd = _backward(model, teacher, batch, device, cfg)
+            if kd is not None:
+                kd_losses.append(kd)
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()

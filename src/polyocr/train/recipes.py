@@ -41,6 +41,9 @@ class TrainConfig:
     degrade: str = "mixed"
     shared: str | None = None                   # shared data folder for the generator (None = autodetect)
     batch_size: int = 32
+    max_batch_frames: int = 0                   # split a batch into parts of at most this many lines × frames
+                                                # for the backward pass, gradients summed (0 = whole batches):
+                                                # big batches of wide lines fit in a CPU's memory
     pool_batches: int = 20                      # batches sorted by width together (padding control)
     max_width: int = 1600
     augment: bool = True                        # width jitter ±15 %
