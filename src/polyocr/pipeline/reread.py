@@ -58,9 +58,8 @@ def _words(visual: str) -> list[tuple[int, int]]:
 def doubtful_windows(reading: LineReading, below: float, context: int = 1) -> list[Window]:
     """The stretches of ``reading`` to read again: around each word holding a character read with less
     confidence than ``below``, ``context`` words either side (-1: the whole line), overlapping windows
-    merged. A line that
-    is not written left to right (its text is not its display order) or whose characters lack
-    positions gets one window, the whole line, if it has a doubtful character at all."""
+    merged. A line that is not written left to right (its text is not its display order) or whose
+    characters lack positions gets one window, the whole line, if it has a doubtful character at all."""
     conf = reading.line.char_confidences
     if not conf or min(conf) >= below:
         return []
