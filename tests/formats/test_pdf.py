@@ -106,6 +106,31 @@ def test_images_must_match_pages(hand_doc):
         to_pdf(hand_doc, [Image.new("RGB", (10, 10))] * 2)
 
 
+def test_images_are_walked_once_in_order(hand_doc, tmp_path):
+    """A lazy page sequence (inputs.PageImages, as batch and the service pass) decodes every earlier
+    page again on each index: the writer must iterate it once, never index it."""
+    from collections.abc import Sequence
+
+    img = Image.new("RGB", (600, 400), "white")
+
+    class OnePass(Sequence):
+        passes = 0
+
+        def __len__(self):
+            return 3
+
+        def __iter__(self):
+            OnePass.passes += 1
+            yield from [img] * 3
+
+        def __getitem__(self, i):
+            raise AssertionError(f"indexed at {i}")
+
+    doc = Document([hand_doc.pages[0]] * 3)
+    text = _pdftotext(to_pdf(doc, OnePass()), tmp_path, False)
+    assert OnePass.passes == 1 and text.count("\f") == 3
+
+
 def test_multi_page(hand_doc, tmp_path):
     doc = Document([hand_doc.pages[0], hand_doc.pages[0]])
     img = Image.new("RGB", (600, 400), "white")

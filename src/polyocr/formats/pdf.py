@@ -167,13 +167,15 @@ def to_pdf(doc: Document, images: Sequence[Image.Image | np.ndarray] | None) -> 
     pages_obj = add("")
     font_ids = [add(""), add("")]  # /F1 horizontal, /F2 vertical: filled once all codes are known
     page_ids = []
-    for i, page in enumerate(doc.pages):
+    # walked once, in order: a lazy sequence (inputs.PageImages) decodes every earlier page on each index
+    pictures = iter(images) if images is not None else None
+    for page in doc.pages:
         k = 72.0 / (page.dpi or 72.0)
         W, H = page.width * k, page.height * k
         content = _page_content(page, k, codes)
         xobject = ""
-        if images is not None:
-            jpeg, iw, ih, cs = _jpeg(images[i])
+        if pictures is not None:
+            jpeg, iw, ih, cs = _jpeg(next(pictures))
             img = stream(f"/Type /XObject /Subtype /Image /Width {iw} /Height {ih} /ColorSpace {cs} "
                          f"/BitsPerComponent 8 /Filter /DCTDecode", jpeg, compress=False)
             content = f"q {_num(W)} 0 0 {_num(H)} 0 0 cm /Im0 Do Q\n" + content
