@@ -260,7 +260,9 @@ def searchable_pdf(doc: Document, source: str | os.PathLike[str] | bytes | None,
         else:
             with open(source, "rb") as f:
                 head = f.read(1024)
-        if b"%PDF-" in head:
+        from polyocr.pipeline.inputs import detect_type   # the one sniffing rule the reader used too
+
+        if detect_type(head) == "pdf":
             try:
                 return onto_pdf(doc, source, password)
             except Exception as exc:   # whatever pypdf tripped on, the rendered pages still serve
