@@ -98,3 +98,24 @@ def test_fallback_without_shared_data(tmp_path):
                         "--shared", "", *SMALL], capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "o" / "shard-00000.tar").stat().st_size > 10_000
+
+
+def test_script_faces_flag_draws_lines_in_one_script_faces(tmp_path):
+    """`--script-faces` reaches the workers: Hebrew lines come out in faces the 97 % rule leaves out."""
+    import json
+
+    from polyocr.synth.fonts import FontLibrary
+
+    lib = FontLibrary.scan(script_faces=True)
+    narrow = {f.family for f in lib.faces if lib.script_face(f, "he") and lib.coverage(f, "he") < 0.97}
+    families = {}
+    for flag in ((), ("--script-faces",)):
+        out = tmp_path / ("on" if flag else "off")
+        r = _run("synth", "lines", "--out", str(out), "--count", "32", "--langs", "he", "--seed", "4",
+                 "--workers", "1", "--quiet", *flag)
+        assert r.returncode == 0, r.stderr
+        with tarfile.open(out / "shard-00000.tar") as tf:
+            metas = [json.loads(tf.extractfile(m).read()) for m in tf.getmembers() if m.name.endswith(".json")]
+        families[bool(flag)] = [m["font"]["family"] for m in metas]
+    assert families[False] and not set(families[False]) & narrow
+    assert set(families[True]) & narrow, families[True]

@@ -124,6 +124,9 @@ def _synth_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shared", default=None, help="shared data folder (default: $POLYOCR_SHARED or ../shared); '' for none")
     p.add_argument("--font-dir", action="append", default=[], help="extra font folder (repeatable)")
     p.add_argument("--dpi", type=_positive, default=200)
+    p.add_argument("--script-faces", action="store_true",
+                   help="Arabic, Hebrew: also draw with faces made for the script alone (Noto Naskh Arabic, "
+                        "KACST, Noto Hebrew, fonts-ldco), their missing digits and signs from a fallback face")
 
 
 def _font_weights(path: str) -> str:
@@ -159,7 +162,7 @@ def _config(args: argparse.Namespace):
                        wordfreq_share=getattr(args, "wordfreq_share", 0.0),
                        font_weights=_font_weights(getattr(args, "font_weights", "")),
                        char_balance=getattr(args, "char_balance", 0.0),
-                       pixel_tofu=getattr(args, "pixel_tofu", False))
+                       pixel_tofu=getattr(args, "pixel_tofu", False), script_faces=args.script_faces)
 
 
 def cmd_synth_generate(args: argparse.Namespace) -> int:

@@ -60,6 +60,7 @@ class SynthConfig:
     wordfreq_share: float = 0.0                # with a corpus: share of sentences drawn from wordfreq instead (TextSource)
     char_balance: float = 0.0                  # zh/ja/ko: share of sentences built around rarely seen characters (TextSource)
     font_weights: str = ""                     # JSON {language: {design key: weight}} (`polyocr train fontweights`); "" = uniform
+    script_faces: bool = False                 # ar/he: also faces made for the script alone (FontLibrary.script_face)
 
     def shared_path(self) -> Path | None:
         if self.shared == "":
@@ -73,7 +74,7 @@ class Resources:
     def __init__(self, cfg: SynthConfig) -> None:
         self.cfg = cfg
         shared = cfg.shared_path()
-        self.fonts = FontLibrary.scan(extra_dirs=[Path(d) for d in cfg.font_dirs])
+        self.fonts = FontLibrary.scan(extra_dirs=[Path(d) for d in cfg.font_dirs], script_faces=cfg.script_faces)
         fallback = shared is None  # no shared corpus: wordfreq + Faker from PyPI
         self.text = {code: TextSource(code, shared=shared, split=cfg.split, fallback=fallback,
                                       wordfreq_share=cfg.wordfreq_share, char_balance=cfg.char_balance)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFont
 
-__all__ = ["Run", "RunCache", "Canvas", "is_wide", "is_upright_in_vertical"]
+__all__ = ["Run", "RunCache", "Canvas", "join_runs", "is_wide", "is_upright_in_vertical"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,31 @@ class RunCache:
         advance = (full.shape[0] + oy if vertical else full.shape[1] + ox) - 2 * stroke
         mask, cx, cy = _crop(full)
         return Run(mask, ox + cx, oy + cy, float(advance))
+
+
+def join_runs(runs: "list[Run]") -> Run:
+    """Horizontal runs set one after another, left to right, on one baseline, as one run.
+
+    A word drawn in two faces (the letters in a one-script face, a full stop it lacks in a
+    fallback face) stays one run, so word boxes and bidi placement need not know about it.
+    """
+    pen = 0.0
+    parts: list[tuple[int, int, np.ndarray]] = []
+    for r in runs:
+        if not r.empty:
+            parts.append((int(round(pen)) + r.dx, r.dy, r.mask))
+        pen += r.advance
+    if not parts:
+        return Run(np.zeros((0, 0), np.uint8), 0, 0, pen)
+    x0 = min(x for x, _, _ in parts)
+    y0 = min(y for _, y, _ in parts)
+    x1 = max(x + m.shape[1] for x, _, m in parts)
+    y1 = max(y + m.shape[0] for _, y, m in parts)
+    out = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for x, y, m in parts:
+        view = out[y - y0:y - y0 + m.shape[0], x - x0:x - x0 + m.shape[1]]
+        np.maximum(view, m, out=view)
+    return Run(out, x0, y0, pen)
 
 
 def is_wide(ch: str) -> bool:

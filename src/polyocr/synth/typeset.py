@@ -18,7 +18,7 @@ from PIL import ImageFont
 
 from polyocr.bidi import resolve_levels, visual_order
 from polyocr.document import Line, Word, quad_from_box
-from polyocr.synth.render import Canvas, RunCache, is_upright_in_vertical, is_wide
+from polyocr.synth.render import Canvas, Run, RunCache, is_upright_in_vertical, is_wide, join_runs
 
 if TYPE_CHECKING:
     from polyocr.synth.fonts import FontFace, FontLibrary
@@ -85,10 +85,42 @@ class Typesetter:
     def font_for(self, text: str, style: TextStyle) -> ImageFont.FreeTypeFont:
         return self.load_font(self.face_for(text, style), style.size)
 
-    def _run(self, text: str, style: TextStyle, direction: str = "ltr", vertical: bool = False):
-        face = self.face_for(text, style)
-        self.drawn.add((face, text))
-        return self.cache.render(self.load_font(face, style.size), text, direction, vertical, style.stroke)
+    def _run(self, text: str, style: TextStyle, direction: str = "ltr", vertical: bool = False) -> Run:
+        parts = [] if vertical else self._segments(text, style)
+        if len(parts) < 2:
+            face = self.face_for(text, style)
+            self.drawn.add((face, text))
+            return self.cache.render(self.load_font(face, style.size), text, direction, vertical, style.stroke)
+        runs = []
+        for part, face in parts:
+            self.drawn.add((face, part))
+            runs.append(self.cache.render(self.load_font(face, style.size), part, direction, False, style.stroke))
+        return join_runs(runs[::-1] if direction == "rtl" else runs)
+
+    def _segments(self, text: str, style: TextStyle) -> list[tuple[str, "FontFace"]]:
+        """``text`` cut where the style's face stops or starts mapping its characters, each part with
+        the face that draws it: the style's own, or a fallback for what it lacks. One part when the
+        face maps all of it, or none of it (then the whole run takes the fallback, as before).
+
+        One-script faces (:meth:`FontLibrary.script_face`) lack ASCII digits and signs; the
+        word ``عائلة.`` is drawn as ``عائلة`` in the page's face and ``.`` in a fallback, as a
+        browser would. Only signs and digits are cut off, which do not join: a run that lacks a
+        letter or a mark is drawn whole in the fallback, so no word changes its letters' shapes."""
+        face = style.face
+        if self.fonts.covers(face, text):
+            return [(text, face)]
+        parts: list[tuple[str, bool]] = []
+        for ch in text:
+            ok = self.fonts.covers(face, ch)
+            if not ok and unicodedata.category(ch)[0] in "LM":
+                return [(text, self._fallback(text))]
+            if parts and parts[-1][1] == ok:
+                parts[-1] = (parts[-1][0] + ch, ok)
+            else:
+                parts.append((ch, ok))
+        if len(parts) == 1:
+            return [(text, self._fallback(text))]
+        return [(part, face if ok else self._fallback(part)) for part, ok in parts]
 
     def _fallback(self, text: str) -> "FontFace":
         key = (text, self.split)
@@ -127,8 +159,10 @@ class Typesetter:
     def _unit_width(self, unit: str, style: TextStyle, direction: str, vertical: bool) -> float:
         if len(unit) == 1 and is_wide(unit):
             return float(style.size)
-        font = self.font_for(unit, style)
-        return self.cache.length(font, unit, "ltr" if vertical else direction)
+        if vertical:
+            return self.cache.length(self.font_for(unit, style), unit, "ltr")
+        return sum(self.cache.length(self.load_font(face, style.size), part, direction)
+                   for part, face in self._segments(unit, style))
 
     def break_lines(self, text: str, style: TextStyle, width: float, direction: str = "ltr",
                     vertical: bool = False) -> list[list[str]]:
