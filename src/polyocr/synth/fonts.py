@@ -565,10 +565,6 @@ def load_font(face: FontFace, size_px: int) -> ImageFont.FreeTypeFont:
 # Report
 # --------------------------------------------------------------------------------------------
 
-def _designs(lib: FontLibrary, lang: str, split: Split) -> int:
-    return len({f.design for f in lib.for_language(lang, split)})  # type: ignore[arg-type]
-
-
 def coverage_report(lib: FontLibrary) -> str:
     """docs/fonts.md: the split rule and the per-language counts on this machine (Markdown)."""
     usable = [f for f in lib.faces if f.usable]
@@ -602,8 +598,8 @@ def coverage_report(lib: FontLibrary) -> str:
         "as a browser does; a word missing a letter or mark is drawn whole in the fallback, so no letters "
         "change their joined shapes. Left out by name: "
         + "; ".join(f"`{k}` ({v})" for k, v in sorted(SCRIPT_FACE_EXCLUDED.items())) + ". With them: "
-        + "; ".join(f"{lang} {_designs(wide, lang, 'train')} train and {_designs(wide, lang, 'heldout')} held-out "
-                    "design groups" for lang in sorted(SCRIPT_FACE_LANGUAGES)) + ".",
+        + "; ".join(f"{lang} {c['train']['designs']} train and {c['heldout']['designs']} held-out design groups"
+                    for lang, c in ((lang, wide.split_counts(lang)) for lang in sorted(SCRIPT_FACE_LANGUAGES))) + ".",
         "",
         "## The split rule",
         "",

@@ -86,15 +86,13 @@ class Typesetter:
         return self.load_font(self.face_for(text, style), style.size)
 
     def _run(self, text: str, style: TextStyle, direction: str = "ltr", vertical: bool = False) -> Run:
-        parts = [] if vertical else self._segments(text, style)
-        if len(parts) < 2:
-            face = self.face_for(text, style)
-            self.drawn.add((face, text))
-            return self.cache.render(self.load_font(face, style.size), text, direction, vertical, style.stroke)
+        parts = [(text, self.face_for(text, style))] if vertical else self._segments(text, style)
         runs = []
         for part, face in parts:
             self.drawn.add((face, part))
-            runs.append(self.cache.render(self.load_font(face, style.size), part, direction, False, style.stroke))
+            runs.append(self.cache.render(self.load_font(face, style.size), part, direction, vertical, style.stroke))
+        if len(runs) == 1:
+            return runs[0]
         return join_runs(runs[::-1] if direction == "rtl" else runs)
 
     def _segments(self, text: str, style: TextStyle) -> list[tuple[str, "FontFace"]]:
