@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from polyocr.document import Line, Word
 from polyocr.pipeline.fragments import find_gutters, join_fragments
 
@@ -114,6 +116,31 @@ def test_right_to_left_line_across_a_gutter_keeps_logical_order():
     out = {ln.text for ln in join_fragments(rows)}
     assert len(out) == 18
     assert {right.text, left.text} <= out and right.text == "b03 b02 b01 b00"
+
+
+@pytest.mark.parametrize("direction", ["ltr", "rtl"])
+def test_a_word_read_across_a_gutter_is_cut_there(direction):
+    """The recogniser read the last word of a left-column row and the first of the right column's row as
+    one ("meaccidentally;": no space across the gutter's white). The line is cut inside that word, its
+    characters shared out by the ink each side holds, and each piece keeps the rest of its words."""
+    rtl = direction == "rtl"
+    rows = [worded(100, 500, 100 + 30 * r, [f"a{r}{k}" for k in range(4)], direction=direction) for r in range(1, 9)]
+    rows += [worded(540, 940, 100 + 30 * r, [f"b{r}{k}" for k in range(4)], direction=direction) for r in range(1, 9)]
+    left = worded(100, 500, 100, ["let", "me", "know", "soon"], direction=direction)
+    right = worded(540, 940, 100, ["ever", "since", "then", "ok"], direction=direction)
+    lw = sorted(left.words, key=lambda w: w.polygon[0][0])
+    rw = sorted(right.words, key=lambda w: w.polygon[0][0])
+    # the word at the left column's end and the one at the right column's start, read as one word
+    x0, x1 = lw[-1].polygon[0][0], rw[0].polygon[1][0]
+    one = Word(text=(rw[0].text + lw[-1].text) if rtl else (lw[-1].text + rw[0].text),
+               polygon=[(x0, 100), (x1, 100), (x1, 120), (x0, 120)])
+    visual = lw[:-1] + [one] + rw[1:]
+    words = visual[::-1] if rtl else visual
+    merged = Line(text=" ".join(w.text for w in words), polygon=[left.polygon[0], right.polygon[1], right.polygon[2],
+                                                                 left.polygon[3]], words=words, direction=direction)
+    out = {ln.text for ln in join_fragments(rows + [merged])}
+    assert len(out) == 18
+    assert {left.text, right.text} <= out, sorted(out)[:4]
 
 
 def test_touching_fragments_are_joined_on_the_words_evidence():

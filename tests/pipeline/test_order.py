@@ -368,3 +368,21 @@ def test_missing_weights_and_bad_method(tmp_path):
         Orderer("learned", weights=tmp_path)
     with pytest.raises(ValueError, match="order method"):
         Orderer("magic")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("rtl", [False, True])
+def test_title_cut_beside_the_gutter_is_read_first(orderers, method, rtl):
+    """A heading over two columns that the detector cut at a word gap just past the gutter: one piece
+    ends inside the gutter, the other starts beyond it (more than a line height past it, as on
+    he-s0-00007). The gap between them is narrower than the gutter, so they are one heading, read
+    before both columns, not the first row of the second column."""
+    lines, groups = two_columns(rtl)
+    kw = {"lang": "he", "direction": "rtl"} if rtl else {}
+    a, b = (hline("title.b", 600, 150, 845, h=64, **kw), hline("title.a", 900, 150, 1100, h=64, **kw)) if rtl else \
+        (hline("title.a", 600, 150, 845, h=64, **kw), hline("title.b", 900, 150, 1100, h=64, **kw))
+    lines = [a, b] + [ln for ln in lines if ln.id != "title"]
+    truth = ["title.a", "title.b"] + [k for g in groups[1:] for k in g]
+    _, order, _ = run(orderers[method], lines, direction="rtl" if rtl else "ltr")
+    assert order[:2] == ["title.a", "title.b"], order[:6]
+    assert order_accuracy(order, truth) >= 0.95

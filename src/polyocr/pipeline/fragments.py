@@ -24,7 +24,7 @@ Only horizontal lines are joined; polygons must be in the upright frame (the pip
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -192,8 +192,34 @@ def _piece(line: Line, words: list[Word], x0: float, x1: float) -> Line:
                 writing_mode=line.writing_mode, confidence=line.confidence)
 
 
+def _split_word(line: Line, word: Word, g0: float, g1: float) -> Line | None:
+    """``line`` with ``word``, which the recogniser read across the gutter (g0, g1) without a space
+    ("Please let meaccidentally;", the last row of a column beside the first words of the next one's),
+    made two words, one each side. Its characters are shared out by the width each side holds
+    (the gutter's white holds none); ``None`` when one side would get none."""
+    xs = [p[0] for p in word.polygon]
+    ys = [p[1] for p in word.polygon]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    left, right = g0 - x0, x1 - g1
+    n = len(word.text)
+    if n < 2 or left <= 0 or right <= 0:
+        return None
+    k = min(n - 1, max(1, round(n * left / (left + right))))       # characters drawn left of the gutter
+    rtl = line.direction == "rtl"
+    first, second = (word.text[:n - k], word.text[n - k:]) if rtl else (word.text[:k], word.text[k:])
+    a = Word(text=first, polygon=((g1, y0), (x1, y0), (x1, y1), (g1, y1)) if rtl else ((x0, y0), (g0, y0), (g0, y1), (x0, y1)),
+             confidence=word.confidence)
+    b = Word(text=second, polygon=((x0, y0), (g0, y0), (g0, y1), (x0, y1)) if rtl else ((g1, y0), (x1, y0), (x1, y1), (g1, y1)),
+             confidence=word.confidence)
+    words: list[Word] = []
+    for w in line.words:
+        words += [a, b] if w is word else [w]
+    return replace(line, words=words)
+
+
 def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg: JoinConfig | None = None) -> list[Line]:
-    """Lines that run across a gutter cut at their widest recognised word gap inside it."""
+    """Lines that run across a gutter cut at their widest recognised word gap inside it (or, with no
+    gap there, inside the one word that runs across it)."""
     cfg = cfg or JoinConfig()
     if not gutters:
         return list(lines)
@@ -203,14 +229,23 @@ def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg:
         line, ok = todo.pop()
         box = _box(line)
         cut = None
-        if ok and len(line.words) > 1:
-            words = sorted(line.words, key=lambda w: min(p[0] for p in w.polygon))
-            xs = [(min(p[0] for p in w.polygon), max(p[0] for p in w.polygon)) for w in words]
+        if ok and line.words:
             for g0, g1 in gutters:
                 if not (box.x0 < g0 - box.h and box.x1 > g1 + box.h):
                     continue
+                words = sorted(line.words, key=lambda w: min(p[0] for p in w.polygon))
+                xs = [(min(p[0] for p in w.polygon), max(p[0] for p in w.polygon)) for w in words]
                 gaps = [(xs[k + 1][0] - xs[k][1], k) for k in range(len(xs) - 1)
                         if g0 - box.h <= (xs[k][1] + xs[k + 1][0]) / 2 <= g1 + box.h]
+                if not gaps:
+                    across = [w for w, (x0, x1) in zip(words, xs) if x0 < g0 and x1 > g1]
+                    split = _split_word(line, across[0], g0, g1) if across else None
+                    if split is None:
+                        continue
+                    line = split
+                    words = sorted(line.words, key=lambda w: min(p[0] for p in w.polygon))
+                    xs = [(min(p[0] for p in w.polygon), max(p[0] for p in w.polygon)) for w in words]
+                    gaps = [(xs[k + 1][0] - xs[k][1], k) for k in range(len(xs) - 1) if xs[k][1] <= g0 and xs[k + 1][0] >= g1]
                 if gaps:
                     cut = max(gaps)[1]
                     break

@@ -112,10 +112,11 @@ def skew_angle(lines: Sequence[Line]) -> float:
     return float(np.clip(a[order][np.searchsorted(cum, cum[-1] / 2)], -0.3, 0.3))
 
 
-def _boxes(lines: Sequence[Line], width: float = 0.0, height: float = 0.0, deskew: bool = True) -> np.ndarray:
+def _boxes(lines: Sequence[Line], width: float = 0.0, height: float = 0.0, skew: float | None = None) -> np.ndarray:
     """(N, 4) float64 bounds x0, y0, x1, y1 of each line's polygon, turned about the page centre to
     undo the page's skew (photographed and scanned pages are rarely straight; boxes of a skewed
-    page overlap their neighbours' rows and columns)."""
+    page overlap their neighbours' rows and columns). ``skew``: the angle when the caller measured it
+    (the pipeline, on the ink: :mod:`polyocr.pipeline.skew`), else :func:`skew_angle` of the lines."""
     if not lines:
         return np.zeros((0, 4))
     if all(len(ln.polygon) == 4 for ln in lines):
@@ -123,7 +124,7 @@ def _boxes(lines: Sequence[Line], width: float = 0.0, height: float = 0.0, deske
     else:
         k = max(len(ln.polygon) for ln in lines)  # pad with repeats of the last point: same bounds
         pts = np.array([list(ln.polygon) + [ln.polygon[-1]] * (k - len(ln.polygon)) for ln in lines], np.float64)
-    a = skew_angle(lines) if deskew else 0.0
+    a = skew_angle(lines) if skew is None else skew
     if a:
         c, s = np.cos(-a), np.sin(-a)
         x, y = pts[..., 0] - width / 2, pts[..., 1] - height / 2
@@ -131,18 +132,18 @@ def _boxes(lines: Sequence[Line], width: float = 0.0, height: float = 0.0, deske
     return np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
 
 
-def line_features(lines: Sequence[Line], width: int, height: int, direction: str | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def line_features(lines: Sequence[Line], width: int, height: int, direction: str | None = None,
+                  skew: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs for one page: ``feats`` (N, N_FEATURES) and ``geom`` (N, 8), float32.
 
     ``geom`` is each box twice: in page units (x / width, y / height) and in units of the median line
     thickness (the font-size proxy: a horizontal line's height, a vertical column's width), which is
     what gaps and indents are measured against. ``feats`` adds the box in page units, thickness,
     writing mode, line and page direction, text density and final punctuation, script shares and the
-    recogniser's confidence.
+    recogniser's confidence. ``skew``: as for :func:`_boxes`.
     """
     n = len(lines)
-    b = _boxes(lines, width, height)
+    b = _boxes(lines, width, height, skew)
     w = np.maximum(b[:, 2] - b[:, 0], 1.0)
     h = np.maximum(b[:, 3] - b[:, 1], 1.0)
     vert = np.array([ln.writing_mode == "vertical-rl" for ln in lines], bool)
@@ -319,13 +320,15 @@ def runs_to_paragraphs(order: Sequence[int], same: np.ndarray, threshold: float 
 
 # -- XY-cut baseline --------------------------------------------------------------------------------------
 
-def frame_boxes(lines: Sequence[Line], width: int, height: int, direction: str | None = None) -> np.ndarray:
+def frame_boxes(lines: Sequence[Line], width: int, height: int, direction: str | None = None,
+                skew: float | None = None) -> np.ndarray:
     """Line boxes in a frame where the page reads like left-to-right horizontal text.
 
     RTL pages are mirrored; on pages of mostly vertical-rl lines (x, y) → (y, width − x), so columns
     read right to left become lines read top to bottom and stacked tiers become left-to-right columns.
+    ``skew``: as for :func:`_boxes`.
     """
-    b = _boxes(lines, width, height)
+    b = _boxes(lines, width, height, skew)
     if not len(b):
         return b
     vertical = sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines)
@@ -421,7 +424,14 @@ def _title_rows(b: np.ndarray, ids: np.ndarray, gutters: list[tuple[float, float
         ends, starts = b[row, 2], b[row, 0]
         meets = any(((ends >= g0 - t) & (ends <= g1)).any() and ((starts >= g0) & (starts <= g1 + t)).any()
                     and starts.min() < g0 and ends.max() > g1 for g0, g1 in gutters)
-        if not meets:
+        # ... or cut at a word gap beside the gutter: the row spans the gutter and its pieces follow
+        # each other at gaps narrower than the gutter, so no piece stops at one side of it and the
+        # next starts at the other, as two columns' headings do ("1. צפורי קרא" | "לקדם את": the
+        # detector's cut fell 30 px past a 50 px gutter, he-s0-00007 with the session-22 detector)
+        by_x = np.argsort(starts)
+        gaps = starts[by_x][1:] - ends[by_x][:-1]
+        joined = any(starts.min() < g0 and ends.max() > g1 and (gaps < g1 - g0).all() for g0, g1 in gutters)
+        if not (meets or joined):
             break
         out += sorted(row.tolist(), key=lambda i: b[i, 0])
         left = others
@@ -674,21 +684,25 @@ class Orderer:
             self.weights = _read_weights(Path(weights) if weights else DEFAULT_WEIGHTS)
             self.session = cpu_session(self.weights.onnx, threads)
 
-    def scores(self, lines: Sequence[Line], width: int, height: int, direction: str | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, lines: Sequence[Line], width: int, height: int, direction: str | None = None,
+               skew: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The model's (successor score, same-paragraph probability), each (N, N)."""
-        feats, geom = line_features(lines, width, height, direction)
+        feats, geom = line_features(lines, width, height, direction, skew)
         score, same = self.session.run(None, {"feats": feats[None], "geom": geom[None]})
         return score[0], same[0]
 
-    def order(self, lines: Sequence[Line], width: int, height: int, direction: str | None = None) -> list[list[int]]:
-        """Paragraphs as lists of input indices, both levels in reading order."""
+    def order(self, lines: Sequence[Line], width: int, height: int, direction: str | None = None,
+              skew: float | None = None) -> list[list[int]]:
+        """Paragraphs as lists of input indices, both levels in reading order. ``skew``: the page's
+        measured skew (radians; default: taken from the lines' own angles, :func:`skew_angle`)."""
         n = len(lines)
         if n == 0:
             return []
-        boxes = frame_boxes(lines, width, height, direction)
+        if skew is None:
+            skew = skew_angle(lines)              # once: features and XY-cut turn the boxes alike
+        boxes = frame_boxes(lines, width, height, direction, skew)
         if self.method == "learned" and n > 1 and n <= self.weights.max_lines:
-            score, same = self.scores(lines, width, height, direction)
+            score, same = self.scores(lines, width, height, direction, skew)
             # The greedy chain decoder can settle on an order its own model scores below XY-cut's
             # (key/value forms, pages with stray fragments): keep whichever the model prefers.
             # Nor is a path that crosses between text columns more often than XY-cut's trusted.
@@ -702,8 +716,10 @@ class Orderer:
             return runs_to_paragraphs(order, same, self.weights.same_threshold)
         return gap_paragraphs(boxes, xycut_order(boxes))
 
-    def __call__(self, lines: list[Line], width: int, height: int, direction: str | None = None) -> list[Block]:
-        return [make_block([lines[i] for i in g], k) for k, g in enumerate(self.order(lines, width, height, direction))]
+    def __call__(self, lines: list[Line], width: int, height: int, direction: str | None = None,
+                 skew: float | None = None) -> list[Block]:
+        return [make_block([lines[i] for i in g], k)
+                for k, g in enumerate(self.order(lines, width, height, direction, skew))]
 
 
 def make_block(lines: list[Line], order: int) -> Block:

@@ -43,6 +43,8 @@ from polyocr.pipeline.homoglyph import unify_reading
 from polyocr.pipeline.quotes import typed_quotes
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.inputs import PageSelection
+from polyocr.pipeline.order import skew_angle
+from polyocr.pipeline.skew import ink_skew
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
 from polyocr.pipeline.reread import Window, doubtful_windows, splice
 from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line, redecode,
@@ -98,6 +100,7 @@ class ReadConfig:
     pages: PageSelection | None = None  # pages of a PDF or multi-page TIFF to read (None: all; a
                                         # string such as "1-3,7,10-" is parsed)
     order: str = "learned"              # "learned" | "xycut"
+    ink_skew: bool = True               # level the lines for ordering by the ink's skew, not the quads' (pipeline.skew)
     orientation: bool = True            # detect whole-page rotation 0/90/180/270
     languages: tuple[str, ...] = ()     # hints; empty = any of the eight
     threads: int = 2
@@ -656,7 +659,11 @@ class Pipeline:
         t0 = time.perf_counter()
         if self.config.join_fragments:
             page_lines = join_fragments(page_lines)
-        blocks = self.orderer(page_lines, uw, uh, page_dir) if page_lines else []
+        skew = None
+        if self.config.ink_skew and page_lines:
+            vertical = sum(ln.writing_mode == "vertical-rl" for ln in page_lines) * 2 > len(page_lines)
+            skew = ink_skew(gray, page_lines, skew_angle(page_lines), vertical)
+        blocks = self.orderer(page_lines, uw, uh, page_dir, skew) if page_lines else []
         t.order = time.perf_counter() - t0
         for b in blocks:
             b.language = _majority([ln.language for ln in b.lines]) or main
