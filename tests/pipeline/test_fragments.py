@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polyocr.document import Line, Word
-from polyocr.pipeline.fragments import find_gutters, join_fragments
+from polyocr.pipeline.fragments import find_gutters, join_fragments, split_at_gutters
 
 
 def box(x0: float, x1: float, y: float, text: str, h: float = 20.0, direction: str = "ltr") -> Line:
@@ -141,6 +141,27 @@ def test_a_word_read_across_a_gutter_is_cut_there(direction):
     out = {ln.text for ln in join_fragments(rows + [merged])}
     assert len(out) == 18
     assert {left.text, right.text} <= out, sorted(out)[:4]
+
+
+def test_a_heading_over_the_columns_is_not_cut_at_the_gutter():
+    """A heading set larger than the body over a two-column page, its words evenly spaced, one word gap
+    falling in the gutter: it stays one line. The same words at body size, or below another line (two
+    columns' rows the detector ran together), are cut there."""
+    rows = [worded(100, 500, 160 + 30 * r, [f"a{r}{k}" for k in range(4)]) for r in range(8)]
+    rows += [worded(540, 940, 160 + 30 * r, [f"b{r}{k}" for k in range(4)]) for r in range(8)]
+
+    def heading(y: float, h: float) -> Line:
+        """Four words across both columns, 20 px apart, the middle gap over the gutter."""
+        spans = [(300, 400), (420, 510), (530, 640), (660, 760)]
+        words = [Word(text=t, polygon=[(x0, y), (x1, y), (x1, y + h), (x0, y + h)])
+                 for t, (x0, x1) in zip(("Later", "the", "agency", "confirmed"), spans)]
+        return Line(text="Later the agency confirmed", polygon=[(290, y), (770, y), (770, y + h), (290, y + h)], words=words)
+
+    gutters = find_gutters(rows)
+    assert len(gutters) == 1
+    assert [ln.text for ln in split_at_gutters([heading(100, 40)] + rows, gutters)[:1]] == ["Later the agency confirmed"]
+    assert len(split_at_gutters([heading(100, 20)] + rows, gutters)) == len(rows) + 2        # body size: cut
+    assert len(split_at_gutters(rows + [heading(300, 40)], gutters)) == len(rows) + 2        # lines above it: cut
 
 
 def test_touching_fragments_are_joined_on_the_words_evidence():

@@ -48,6 +48,8 @@ class JoinConfig:
     gutter_min: float = 0.6     # gutters: at least this many line heights wide,
     gutter_crossers: float = 0.12  # crossed by at most this share of the densest column's lines,
     gutter_sides: float = 0.3   # with at least this share of that density on each side
+    heading_ratio: float = 1.3  # a line this many times the page's median line height is a heading's: it is
+    heading_gap: float = 1.3    # not cut at a gutter whose gap is at most this many times its other word gaps
 
 
 @dataclass
@@ -224,11 +226,16 @@ def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg:
     if not gutters:
         return list(lines)
     out: list[Line] = []
-    todo = list(zip(lines, _usable(lines, cfg)))
+    usable = _usable(lines, cfg)
+    boxes = [_box(ln) for ln in lines]
+    body = float(np.median([bx.h for bx, ok in zip(boxes, usable) if ok])) if any(usable) else 0.0
+    # lines with no other line above them (overlapping them across)
+    top = {id(ln): not any(o.y1 <= bx.y0 + 0.2 * bx.h and o.x1 > bx.x0 and o.x0 < bx.x1 for o in boxes)
+           for ln, bx in zip(lines, boxes)}
+    todo = list(zip(lines, usable))
     while todo:
         line, ok = todo.pop()
-        box = _box(line)
-        cut = None
+        original, box, cut = line, _box(line), None
         if ok and line.words:
             for g0, g1 in gutters:
                 if not (box.x0 < g0 - box.h and box.x1 > g1 + box.h):
@@ -248,9 +255,16 @@ def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg:
                     gaps = [(xs[k + 1][0] - xs[k][1], k) for k in range(len(xs) - 1) if xs[k][1] <= g0 and xs[k + 1][0] >= g1]
                 if gaps:
                     cut = max(gaps)[1]
+                    others = [xs[k + 1][0] - xs[k][1] for k in range(len(xs) - 1) if k != cut]
+                    if (box.h >= cfg.heading_ratio * body and others and top.get(id(original), False)
+                            and xs[cut + 1][0] - xs[cut][1] <= cfg.heading_gap * float(np.median(others))):
+                        # a heading set larger than the body, over the columns (nothing above it),
+                        # its words evenly spaced across the gutter: one line ("Позже агентство
+                        # подтвердило, что"). Merged rows of two columns are below something.
+                        cut = None
                     break
         if cut is None:
-            out.append(line)
+            out.append(original)                      # as it came (not with a word made two)
             continue
         pad = 0.15 * box.h
         todo.append((_piece(line, words[:cut + 1], box.x0, xs[cut][1] + pad), True))

@@ -4,12 +4,16 @@ Reading order turns the line boxes level before comparing them, and the angle it
 detector's quads (:func:`polyocr.pipeline.order.skew_angle`) is only as good as those quads: a
 core a few characters long, seen at the detector's output stride, tilts a degree or more either way.
 On a contents page of short titles and page numbers (generated ar-s0-00008 read with the session-22
-detector) the quads gave -0.9° where the page lay at -0.3°. Turned by the wrong angle, each page
+detector) the quads gave -0.8° where the page lay at -0.3°. Turned by the wrong angle, each page
 number rose beside the entry above its own, and the page read at NED 0.47 instead of 0.12.
 
 The ink of the whole page settles the angle: rows of text give the sharpest projection profile
 across the reading direction when they lie level (the classic projection-profile deskew). Only ink
-inside the detected lines counts, so a photo or a ruled frame does not pull the angle.
+inside the detected lines counts, so a photo or a ruled frame does not pull the angle. Two guards
+keep the quads' angle where the ink is not sure: the profile must be clearly sharper (columns whose
+rows do not line up give a flat profile that can peak anywhere), and the lines, each profiled
+alone, must not prefer the quads' angle (ink of different lines piling up at a slant, as two tiers
+of vertical columns do, is not a level page).
 """
 
 from __future__ import annotations
