@@ -273,7 +273,8 @@ def test_a_number_line_on_an_arabic_page_comes_out_in_logical_order(pipe):
 
 def test_list_marks_set_apart_are_read_with_their_items(pipe):
     """The detector leaves out an en-dash bullet half a character away from its item (checked here on
-    the raw detections); detect.take_marks gives it back and the recogniser reads it."""
+    the raw detections; det-v4, session 23, leaves out the round bullet too); detect.take_marks gives
+    them back and the recogniser reads them."""
     import polyocr.pipeline.detect as D
     from render_util import list_page
 
@@ -282,7 +283,7 @@ def test_list_marks_set_apart_are_read_with_their_items(pipe):
     raw = D.maps_to_lines(prob, thick, pipe.detector.shrink, pipe.detector.stride, scale)
     mark_x, text_x = items[0][0][0], items[0][1][0]
     left = sorted(float(d.quad[:, 0].min()) for d in raw)
-    assert left[0] < mark_x + 20 and left[1] > text_x - 6      # the bullet's line takes it, the dashes' do not
+    assert mark_x + 20 < text_x - 6 and sum(x > text_x - 6 for x in left) >= 2   # at least the dashes' lines leave them out
     page = pipe.read_image(rgb)
     texts = [ln.text for b in page.blocks for ln in b.lines]
     assert len(texts) == 3
