@@ -203,20 +203,30 @@ def _split_word(line: Line, word: Word, g0: float, g1: float) -> Line | None:
     ys = [p[1] for p in word.polygon]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     left, right = g0 - x0, x1 - g1
-    n = len(word.text)
+    text, n = word.text, len(word.text)
     if n < 2 or left <= 0 or right <= 0:
         return None
     k = min(n - 1, max(1, round(n * left / (left + right))))       # characters drawn left of the gutter
-    rtl = line.direction == "rtl"
-    first, second = (word.text[:n - k], word.text[n - k:]) if rtl else (word.text[:k], word.text[k:])
-    a = Word(text=first, polygon=((g1, y0), (x1, y0), (x1, y1), (g1, y1)) if rtl else ((x0, y0), (g0, y0), (g0, y1), (x0, y1)),
-             confidence=word.confidence)
-    b = Word(text=second, polygon=((x0, y0), (g0, y0), (g0, y1), (x0, y1)) if rtl else ((g1, y0), (x1, y0), (x1, y1), (g1, y1)),
-             confidence=word.confidence)
+    # logical order: a right-to-left word's first characters are the ones right of the gutter
+    left_text, right_text = (text[n - k:], text[:n - k]) if line.direction == "rtl" else (text[:k], text[k:])
+    on_left = Word(text=left_text, polygon=((x0, y0), (g0, y0), (g0, y1), (x0, y1)), confidence=word.confidence)
+    on_right = Word(text=right_text, polygon=((g1, y0), (x1, y0), (x1, y1), (g1, y1)), confidence=word.confidence)
+    pair = [on_right, on_left] if line.direction == "rtl" else [on_left, on_right]
     words: list[Word] = []
     for w in line.words:
-        words += [a, b] if w is word else [w]
+        words += pair if w is word else [w]
     return replace(line, words=words)
+
+
+def _by_x(line: Line) -> tuple[list[Word], list[tuple[float, float]]]:
+    """The line's words left to right on the page, and each one's x extent."""
+    words = sorted(line.words, key=lambda w: min(p[0] for p in w.polygon))
+    return words, [(min(p[0] for p in w.polygon), max(p[0] for p in w.polygon)) for w in words]
+
+
+def _nothing_above(box: _Box, boxes: list[_Box]) -> bool:
+    """No other line lies above ``box`` and overlaps it across."""
+    return not any(o.y1 <= box.y0 + 0.2 * box.h and o.x1 > box.x0 and o.x0 < box.x1 for o in boxes)
 
 
 def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg: JoinConfig | None = None) -> list[Line]:
@@ -229,9 +239,7 @@ def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg:
     usable = _usable(lines, cfg)
     boxes = [_box(ln) for ln in lines]
     body = float(np.median([bx.h for bx, ok in zip(boxes, usable) if ok])) if any(usable) else 0.0
-    # lines with no other line above them (overlapping them across)
-    top = {id(ln): not any(o.y1 <= bx.y0 + 0.2 * bx.h and o.x1 > bx.x0 and o.x0 < bx.x1 for o in boxes)
-           for ln, bx in zip(lines, boxes)}
+    given = {id(ln) for ln in lines}                  # not the pieces cut from them
     todo = list(zip(lines, usable))
     while todo:
         line, ok = todo.pop()
@@ -240,8 +248,7 @@ def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg:
             for g0, g1 in gutters:
                 if not (box.x0 < g0 - box.h and box.x1 > g1 + box.h):
                     continue
-                words = sorted(line.words, key=lambda w: min(p[0] for p in w.polygon))
-                xs = [(min(p[0] for p in w.polygon), max(p[0] for p in w.polygon)) for w in words]
+                words, xs = _by_x(line)
                 gaps = [(xs[k + 1][0] - xs[k][1], k) for k in range(len(xs) - 1)
                         if g0 - box.h <= (xs[k][1] + xs[k + 1][0]) / 2 <= g1 + box.h]
                 if not gaps:
@@ -250,14 +257,14 @@ def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg:
                     if split is None:
                         continue
                     line = split
-                    words = sorted(line.words, key=lambda w: min(p[0] for p in w.polygon))
-                    xs = [(min(p[0] for p in w.polygon), max(p[0] for p in w.polygon)) for w in words]
+                    words, xs = _by_x(line)
                     gaps = [(xs[k + 1][0] - xs[k][1], k) for k in range(len(xs) - 1) if xs[k][1] <= g0 and xs[k + 1][0] >= g1]
                 if gaps:
                     cut = max(gaps)[1]
                     others = [xs[k + 1][0] - xs[k][1] for k in range(len(xs) - 1) if k != cut]
-                    if (box.h >= cfg.heading_ratio * body and others and top.get(id(original), False)
-                            and xs[cut + 1][0] - xs[cut][1] <= cfg.heading_gap * float(np.median(others))):
+                    if (box.h >= cfg.heading_ratio * body and others
+                            and xs[cut + 1][0] - xs[cut][1] <= cfg.heading_gap * float(np.median(others))
+                            and id(original) in given and _nothing_above(box, boxes)):
                         # a heading set larger than the body, over the columns (nothing above it),
                         # its words evenly spaced across the gutter: one line ("Позже агентство
                         # подтвердило, что"). Merged rows of two columns are below something.

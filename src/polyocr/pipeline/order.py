@@ -30,7 +30,7 @@ import numpy as np
 
 from polyocr.document import Block, Line, polygon_bounds, quad_from_box
 
-__all__ = ["Orderer", "OrderWeights", "NoOrderWeights", "METHODS", "N_FEATURES", "line_features", "page_direction",
+__all__ = ["Orderer", "OrderWeights", "NoOrderWeights", "METHODS", "N_FEATURES", "line_features", "page_direction", "vertical_page",
            "skew_angle", "make_block", "chain_decode", "best_rotation", "path_score", "runs_to_paragraphs", "xycut_order", "text_columns", "column_switches", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
@@ -53,6 +53,11 @@ class NoOrderWeights(FileNotFoundError):
 
 
 # -- features (shared with training: polyocr.train.order imports these) ------------------------------------
+
+def vertical_page(lines: Sequence[Line]) -> bool:
+    """Whether most of the page's lines are vertical-rl columns (the page then reads in columns)."""
+    return sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines)
+
 
 def page_direction(lines: Sequence[Line], direction: str | None = None) -> str:
     """The page's direction: as given, else the direction carrying most text."""
@@ -331,8 +336,7 @@ def frame_boxes(lines: Sequence[Line], width: int, height: int, direction: str |
     b = _boxes(lines, width, height, skew)
     if not len(b):
         return b
-    vertical = sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines)
-    if vertical:
+    if vertical_page(lines):
         return np.stack([b[:, 1], width - b[:, 2], b[:, 3], width - b[:, 0]], axis=1)
     if page_direction(lines, direction) == "rtl":
         return np.stack([width - b[:, 2], b[:, 1], width - b[:, 0], b[:, 3]], axis=1)
@@ -726,7 +730,7 @@ def make_block(lines: list[Line], order: int) -> Block:
     """A paragraph Block around ``lines``: union box (vertical-rl blocks start at the top-right)."""
     x0, y0, x1, y1 = polygon_bounds([p for ln in lines for p in ln.polygon])
     poly = quad_from_box(x0, y0, x1, y1)
-    if sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines):
+    if vertical_page(lines):
         poly = (poly[1], poly[2], poly[3], poly[0])
     langs = [ln.language for ln in lines if ln.language]
     language = max(sorted(set(langs)), key=langs.count) if langs else ""  # sorted: ties break the same way every run

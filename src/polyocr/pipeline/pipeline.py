@@ -43,7 +43,7 @@ from polyocr.pipeline.homoglyph import unify_reading
 from polyocr.pipeline.quotes import typed_quotes
 from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.inputs import PageSelection
-from polyocr.pipeline.order import skew_angle
+from polyocr.pipeline.order import skew_angle, vertical_page
 from polyocr.pipeline.skew import ink_skew
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
 from polyocr.pipeline.reread import Window, doubtful_windows, splice
@@ -659,10 +659,11 @@ class Pipeline:
         t0 = time.perf_counter()
         if self.config.join_fragments:
             page_lines = join_fragments(page_lines)
-        skew = None
+        skew = None                                 # the orderer takes the quads' angle
         if self.config.ink_skew and page_lines:
-            vertical = sum(ln.writing_mode == "vertical-rl" for ln in page_lines) * 2 > len(page_lines)
-            skew = ink_skew(gray, page_lines, skew_angle(page_lines), vertical)
+            prior = skew_angle(page_lines)
+            measured = ink_skew(gray, page_lines, prior, vertical_page(page_lines))
+            skew = prior if measured is None else measured
         blocks = self.orderer(page_lines, uw, uh, page_dir, skew) if page_lines else []
         t.order = time.perf_counter() - t0
         for b in blocks:

@@ -21,7 +21,7 @@ import numpy as np
 
 from polyocr.document import Document, Line, Page, polygon_bounds
 from polyocr.fileio import atomic_write, file_record, run_log
-from polyocr.pipeline.order import N_FEATURES, chain_decode, line_features, runs_to_paragraphs
+from polyocr.pipeline.order import N_FEATURES, chain_decode, line_features, runs_to_paragraphs, vertical_page
 from polyocr.train.cpu import use_bf16
 
 __all__ = ["CacheConfig", "cache_pages", "load_pages", "NoiseConfig", "noisy_lines", "PageSample", "page_sample",
@@ -168,10 +168,10 @@ def noisy_lines(page: Page, rng: np.random.Generator, noise: NoiseConfig | None
     direction = page.direction
     if noise is None or rng.random() < noise.clean:
         return list(lines), para, direction
-    vertical_page = sum(ln.writing_mode == "vertical-rl" for ln in lines) * 2 > len(lines)
+    vertical = vertical_page(lines)
     if rng.random() < noise.truncate:
-        lines, para = _truncate(page, lines, para, vertical_page, rng)
-    if not vertical_page and rng.random() < noise.mirror:
+        lines, para = _truncate(page, lines, para, vertical, rng)
+    if not vertical and rng.random() < noise.mirror:
         flip = {"ltr": "rtl", "rtl": "ltr"}
         lines = [_line_like(ln, [(page.width - x, y) for x, y in ln.polygon], direction=flip[ln.direction])
                  for ln in lines]
