@@ -233,3 +233,21 @@ def test_scanned_pdf_pages_and_searchable_pdf_keep_the_original(tmp_path: Path) 
     assert past.returncode == 2 and past.stderr.strip() == "polyocr: error: " + f"{scan}: page 4 asked for, but it has 3 pages"
     bad = polyocr("read", scan, "--pages", "two")
     assert bad.returncode == 2 and "--pages" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_raw_confidence_keeps_the_recognisers_scores(tmp_path: Path) -> None:
+    """The same reading with calibrated (default) and raw confidences: text and boxes identical, the
+    raw scores higher on this page (the recogniser overstates), hOCR carrying whichever was asked for."""
+    sample = Path(__file__).resolve().parents[1] / "samples" / "ru-prose.jpg"
+    docs = {}
+    for name, extra in (("cal", []), ("raw", ["--raw-confidence"])):
+        proc = polyocr("read", sample, "-o", tmp_path / name, "-f", "json,hocr", *extra)
+        _no_traceback(proc)
+        assert proc.returncode == 0, proc.stderr
+        docs[name] = Document.from_json((tmp_path / name / f"{sample.stem}.json").read_text(encoding="utf-8"))
+    cal, raw = (docs[k].pages[0] for k in ("cal", "raw"))
+    assert cal.text == raw.text and [ln.polygon for ln in cal.lines] == [ln.polygon for ln in raw.lines]
+    mean = lambda page: sum(ln.confidence for ln in page.lines) / len(page.lines)  # noqa: E731
+    assert mean(raw) > mean(cal)
+    hocr = (tmp_path / "raw" / f"{sample.stem}.hocr").read_text(encoding="utf-8")
+    assert f"x_wconf {round(raw.lines[0].words[0].confidence * 100)}" in hocr

@@ -357,6 +357,34 @@ def cmd_train_lm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_confidence(args: argparse.Namespace) -> int:
+    from polyocr.eval.confidence import score_confidences, units
+    from polyocr.fileio import atomic_write
+    from polyocr.train.confidence import FitConfig, fit_calibration, labelled_pages
+
+    out = Path(args.out)
+    if out.is_dir():
+        out = out / "confidence.json"
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: no such folder")
+    for name, folder in (("--pages", args.pages), ("--readings", args.readings)):
+        if folder and not Path(folder).is_dir():
+            raise UsageError(f"{name} {folder}: no such folder")
+    if args.l2 < 0:
+        raise UsageError(f"--l2 must be >= 0, not {args.l2}")
+    try:
+        lines = labelled_pages(args.pages, args.readings, args.weights, echo=print)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UsageError(str(exc)) from None
+    cal = fit_calibration(lines, {"pages": Path(args.pages).name}, FitConfig(l2=args.l2), args.weights)
+    report = {kind: {"raw": score_confidences(*units(lines, kind)[:2]).as_dict(),
+                     "calibrated": score_confidences(*units(lines, kind, cal)[:2]).as_dict()}
+              for kind in ("word", "line")}
+    atomic_write(out, cal.to_json().encode("utf-8"))
+    print(json.dumps({"out": str(out), "lines": len(lines), "fit_set": report}))
+    return 0
+
+
 def cmd_train_det(args: argparse.Namespace) -> int:
     from polyocr.train.detector import DetTrainConfig, train_detector
 
@@ -519,6 +547,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     from polyocr.pipeline.pipeline import ReadConfig
 
     rc = ReadConfig(dpi=args.dpi, pdf_text=args.pdf_text, order=args.order, orientation=not args.no_orientation,
+                    calibrated=not args.raw_confidence,
                     languages=args.lang or (), pages=args.pages, threads=max(1, min(2, (os.cpu_count() or 1) // args.workers)))
     if args.accurate:
         rc = rc.accurate()
@@ -681,6 +710,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared", default="", help="folder holding data/corpus (default: the usual search)")
     p.set_defaults(func=cmd_train_lm)
 
+    p = train.add_parser("confidence", help="the calibration that turns raw scores into the chance a word or "
+                                            "line is right, on generated held-out pages")
+    p.add_argument("--pages", required=True,
+                   help="generated pages with their page models (a `polyocr eval --generated --cache` folder, "
+                        "e.g. CACHE/heldout-s888-mixed-all; never the benchmark's seed)")
+    p.add_argument("--readings", default=None,
+                   help="their readings as JSON from `polyocr read --raw-confidence -f json` (default: read them now)")
+    p.add_argument("--weights", default=None, help="weights folder the pipeline reads with (default: packaged)")
+    p.add_argument("--l2", type=float, default=1.0, help="penalty on the feature weights")
+    p.add_argument("--out", required=True, help="a .json file, or a folder for confidence.json "
+                                                "(the packaged one: src/polyocr/weights)")
+    p.set_defaults(func=cmd_train_confidence)
+
     p = train.add_parser("det", help="the text-line detector, on `polyocr synth pages` shards")
     p.add_argument("--out", required=True, help="run folder: log.jsonl, checkpoints/")
     p.add_argument("--data", action="append", required=True, help="page shards (folders of .tar), comma-separated or repeated")
@@ -803,6 +845,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", choices=("learned", "xycut"), default="learned", help="reading-order method")
     p.add_argument("--lang", type=_langs, default=None, help="comma-separated language hints")
     p.add_argument("--no-orientation", action="store_true", help="do not detect page rotation")
+    p.add_argument("--raw-confidence", action="store_true",
+                   help="confidences as the recogniser's raw scores (geometric mean of the characters' "
+                        "probabilities) instead of the calibrated chance that a word or line is right")
     p.add_argument("--accurate", action="store_true",
                    help="read doubtful Korean, Arabic and traditional Chinese lines at a second width too and keep "
                         "the likelier reading (fewer errors; those pages take about twice as long)")

@@ -46,6 +46,18 @@ def test_english_page_reads_and_validates(res, pipe):
     assert len(words) > 0.8 * len(gt.words)
 
 
+def test_lines_at_the_edge_keep_their_polygons_on_the_page(res, pipe):
+    sample = _page(res, "ru", "prose")
+    # cut through the text: the lines now run to the image's edge, and their crop margins past it
+    image = np.ascontiguousarray(sample.image[:, : int(sample.image.shape[1] * 0.7)])
+    page = pipe.read_image(image)
+    edge = [ln for ln in page.lines if max(x for x, _ in ln.polygon) >= image.shape[1] - 1]
+    assert edge, "no line reaches the cut edge"
+    assert validate(polyocr.Document(pages=[page])) == []
+    again = polyocr.Document.from_json(polyocr.Document(pages=[page]).to_json())
+    assert again.pages[0].text == page.text
+
+
 @pytest.mark.parametrize("k,degrees", [(1, 90), (2, 180), (3, 270)])
 def test_rotated_page_is_turned_upright_and_mapped_back(res, pipe, k, degrees):
     sample = _page(res, "en", "prose")

@@ -110,6 +110,7 @@ def test_options_reach_the_reader_and_bad_options_are_422(client: httpx.Client) 
     for fields, name in [({"format": "docx"}, "format"), ({"dpi": "abc"}, "dpi"), ({"dpi": "5000"}, "dpi"),
                          ({"lang": "xx"}, "lang"), ({"order": "random"}, "order"),
                          ({"orientation": "maybe"}, "orientation"), ({"accurate": "very"}, "accurate"),
+                         ({"raw_confidence": "yes please"}, "raw_confidence"),
                          ({"colour": "red"}, "colour")]:
         body = _error(_read(client, png_bytes(), **fields), 422, "invalid_option")
         assert body["message"].startswith(name), body
@@ -350,3 +351,6 @@ def test_per_request_pipelines_share_the_models_and_carry_the_options() -> None:
     assert accurate.recognizer is base.recognizer and accurate.detector is base.detector
     plain = configured(parse_options({"accurate": "false", "order": "xycut"})).config
     assert plain.reread_languages == DEFAULT_REREAD and plain.reread_context == 0 and plain.order == "xycut"
+    assert plain.calibrated and base.calibration is not None
+    raw = configured(parse_options({"raw_confidence": "true"}))
+    assert not raw.config.calibrated and raw.calibration is None and raw.recognizer is base.recognizer

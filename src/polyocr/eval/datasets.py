@@ -276,13 +276,13 @@ def _write_page(folder: Path, pid: str, sample: "PageSample", dpi: int) -> None:
     from PIL import Image
 
     from polyocr.document import Document
+    from polyocr.pipeline.order import vertical_page
 
     buf = io.BytesIO()
     Image.fromarray(sample.image).save(buf, format="JPEG", dpi=(dpi, dpi), quality=95)
     page = sample.page
     page.image = f"{pid}.jpg"
-    lines = page.lines
-    vertical = sum(ln.writing_mode == "vertical-rl" for ln in lines) > len(lines) / 2
+    vertical = vertical_page(page.lines)
     doc = Document(pages=[page], source=page.image, meta={"vertical": vertical})
     atomic_write(folder / f"{pid}.jpg", buf.getvalue())
     atomic_write(folder / f"{pid}.txt", page.text.encode("utf-8"))

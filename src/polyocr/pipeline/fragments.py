@@ -129,13 +129,20 @@ def _usable(lines: list[Line], cfg: JoinConfig) -> list[bool]:
     return [ln.writing_mode == "horizontal-tb" and _tilt(ln) <= cfg.max_tilt for ln in lines]
 
 
+def _body_height(boxes: list[_Box], usable: list[bool]) -> float:
+    """The median height of the usable lines (horizontal, level, any height at all); 0 without any."""
+    hs = [b.h for b, ok in zip(boxes, usable) if ok and b.h > 0]
+    return float(np.median(hs)) if hs else 0.0
+
+
 def find_gutters(lines: list[Line], cfg: JoinConfig | None = None) -> list[tuple[float, float]]:
     """Column gutters as page x ranges: runs of x that few lines' words cover, between two full sides."""
     cfg = cfg or JoinConfig()
-    usable = [(ln, b) for ln, b, ok in zip(lines, (_box(ln) for ln in lines), _usable(lines, cfg)) if ok and b.h > 0]
+    boxes, ok = [_box(ln) for ln in lines], _usable(lines, cfg)
+    usable = [(ln, b) for ln, b, good in zip(lines, boxes, ok) if good and b.h > 0]
     if len(usable) < 8:
         return []
-    h = float(np.median([b.h for _, b in usable]))
+    h = _body_height(boxes, ok)
     # Ink extents: the recognised words where there are any. Line quads are grown at both ends by
     # the detector (0.3 line heights), enough to close a narrow gutter between their boxes.
     spans: list[list[tuple[float, float]]] = []
@@ -238,7 +245,7 @@ def split_at_gutters(lines: list[Line], gutters: list[tuple[float, float]], cfg:
     out: list[Line] = []
     usable = _usable(lines, cfg)
     boxes = [_box(ln) for ln in lines]
-    body = float(np.median([bx.h for bx, ok in zip(boxes, usable) if ok])) if any(usable) else 0.0
+    body = _body_height(boxes, usable)
     given = {id(ln) for ln in lines}                  # not the pieces cut from them
     todo = list(zip(lines, usable))
     while todo:

@@ -46,6 +46,7 @@ from polyocr.pipeline.inputs import PageSelection
 from polyocr.pipeline.order import skew_angle, vertical_page
 from polyocr.pipeline.skew import ink_skew
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
+from polyocr.pipeline.confidence import load_calibration
 from polyocr.pipeline.reread import Window, doubtful_windows, splice
 from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line, redecode,
                                         to_gray, with_direction)
@@ -104,7 +105,9 @@ class ReadConfig:
     orientation: bool = True            # detect whole-page rotation 0/90/180/270
     languages: tuple[str, ...] = ()     # hints; empty = any of the eight
     threads: int = 2
-    min_confidence: float = 0.35        # lines read with less confidence are dropped (noise, pictures)
+    min_confidence: float = 0.35        # lines the recogniser scores lower (raw) are dropped (noise, pictures)
+    calibrated: bool = True             # word and line confidences as the chance of being right
+                                        # (pipeline.confidence); False: the recogniser's raw scores
     join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
     constrain_scripts: bool = True      # decode lines again with their language's characters (pipeline.constrain)
     language_model: bool = True         # choose among doubtful characters with the language's n-gram model (pipeline.rescore)
@@ -463,6 +466,7 @@ class Pipeline:
         self.orientation = orientation or (GlyphOrientation(config.weights) if config.orientation else None)
         self.lms = language_models(config.weights) if config.language_model and config.lm_weight != 0 else None
         self.rescoring = RescoreConfig(weight=config.lm_weight)   # the first reading and a reread judged alike
+        self.calibration = load_calibration(config.weights) if config.calibrated else None
         self.margin = CROP_MARGIN
 
     # -- orientation --------------------------------------------------------------------------------
@@ -674,11 +678,19 @@ class Pipeline:
                     ln.polygon = _back(ln.polygon, k, (h, w))
                     for wd in ln.words:
                         wd.polygon = _back(wd.polygon, k, (h, w))
+            # a line at the edge reaches past it by its crop margin: the page model keeps polygons on the page
+            b.polygon = _on_page(b.polygon, w, h)
+            for ln in b.lines:
+                ln.polygon = _on_page(ln.polygon, w, h)
+                for wd in ln.words:
+                    wd.polygon = _on_page(wd.polygon, w, h)
         page = Page(width=w, height=h, blocks=blocks, language=main if page_lines else "", direction=page_dir,
                     dpi=float(dpi), index=index,
                     meta={"engine": "polyocr", "rotation": (k % 4) * 90,
                           "seconds": {"detect": round(t.detect, 4), "orientation": round(t.rotate, 4),
                                       "recognize": round(t.recognize, 4), "order": round(t.order, 4)}})
+        if self.calibration is not None:
+            self.calibration.apply(page)
         return page.assign_ids()
 
     def read(self, source: Any) -> Document:
@@ -724,6 +736,10 @@ def _middle(crop: np.ndarray, ratio: float) -> np.ndarray:
 
 def _poly(quad: np.ndarray) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in quad]
+
+
+def _on_page(poly: Any, w: int, h: int) -> list[tuple[float, float]]:
+    return [(min(max(float(x), 0.0), float(w)), min(max(float(y), 0.0), float(h))) for x, y in poly]
 
 
 def _back(poly: Any, k: int, shape: tuple[int, int]) -> list[tuple[float, float]]:

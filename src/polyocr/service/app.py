@@ -335,6 +335,9 @@ _OPTION_SCHEMA: dict[str, Any] = {
                                                "e.g. 1-3,7,10- (default all)"},
     "page_images": {"type": "boolean", "default": False,
                     "description": "json only: each page image as a data: URI in Page.image"},
+    "raw_confidence": {"type": "boolean", "default": False,
+                       "description": "the recogniser's raw scores instead of the calibrated chance that a word "
+                                      "or line is right"},
     "accurate": {"type": "boolean", "default": False,
                  "description": "read doubtful Korean, Arabic and traditional Chinese lines at a second width "
                                 "too (fewer errors; those pages take about twice as long)"},

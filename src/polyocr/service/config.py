@@ -80,6 +80,7 @@ class ReadOptions:
     languages: tuple[str, ...] = field(default=())
     page_images: bool = False  # json only: put each decoded page in Page.image as a data: URI
     accurate: bool = False     # doubtful Korean, Arabic, traditional Chinese lines read at a second width too
+    raw_confidence: bool = False  # the recogniser's raw scores instead of calibrated confidences
     pages: PageSelection | None = None  # pages of a PDF or multi-page TIFF to read (None: all)
 
 
@@ -124,7 +125,7 @@ def parse_options(fields: Mapping[str, str]) -> ReadOptions:
     ``lang`` and ``languages`` are synonyms (comma-separated codes, hints only).
     """
     known = {"format", "dpi", "pdf_text", "order", "orientation", "lang", "languages", "page_images", "accurate",
-             "pages"}
+             "pages", "raw_confidence"}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise OptionError(unknown[0][:40], f"unknown option; known: {', '.join(sorted(known))}")
@@ -135,7 +136,7 @@ def parse_options(fields: Mapping[str, str]) -> ReadOptions:
         kw["dpi"] = _int("dpi", fields["dpi"], 50, 600)
     if "order" in fields:
         kw["order"] = _choice("order", fields["order"], ORDERS)
-    for name in ("pdf_text", "orientation", "page_images", "accurate"):
+    for name in ("pdf_text", "orientation", "page_images", "accurate", "raw_confidence"):
         if name in fields:
             kw[name] = _bool(name, fields[name])
     if "pages" in fields and fields["pages"].strip():

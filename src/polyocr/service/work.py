@@ -76,7 +76,8 @@ class Configured:
         if not isinstance(base, Pipeline):
             return base
         want = replace(base.config, dpi=options.dpi, pdf_text=options.pdf_text, order=options.order,
-                       orientation=options.orientation, languages=options.languages).accurate(options.accurate)
+                       orientation=options.orientation, languages=options.languages,
+                       calibrated=not options.raw_confidence).accurate(options.accurate)
         if want == base.config:
             return base
         return Pipeline(want, detector=base.detector, recognizer=base.recognizer, orderer=self._orderer(want.order),
