@@ -76,6 +76,37 @@ def test_rotated_page_is_turned_upright_and_mapped_back(res, pipe, k, degrees):
     assert sum(on_ink) >= 0.9 * len(on_ink)
 
 
+def test_a_strip_far_longer_than_a_page_is_not_shrunk_to_nothing(res, pipe):
+    # a till receipt: the same page five times, one under another (7:1); scaled by its long side alone
+    # its lines would be a fifth as thick as on the page, and it read 0.75 NED
+    sample = _page(res, "en", "prose")
+    strip = np.concatenate([sample.image] * 5, axis=0)
+    page = pipe.read_image(strip)
+    squash = lambda t: "".join(t.split())  # noqa: E731
+    assert ned(squash(page.text), squash(sample.page.text) * 5) < 0.05
+
+
+class _AlwaysUpsideDown:
+    """An orientation classifier fooled by a face: every line looks upside down to it."""
+
+    classes = ("upright", "ccw", "flip", "cw")
+
+    def __call__(self, strips):
+        return np.log(np.tile([0.02, 0.005, 0.97, 0.005], (len(strips), 1)))
+
+
+def test_an_upside_down_verdict_is_checked_by_reading(res, pipe):
+    # the classifier says "upside down" for every page; reading the probe lines both ways overrules it
+    # on the upright page and confirms it on the page that really is upside down
+    fooled = Pipeline(ReadConfig(threads=2), detector=pipe.detector, recognizer=pipe.recognizer,
+                      orderer=pipe.orderer, orientation=_AlwaysUpsideDown())
+    sample = _page(res, "ru", "prose")
+    upright = fooled.read_image(sample.image)
+    assert upright.meta["rotation"] == 0 and ned(upright.text, sample.page.text) < 0.1
+    turned = fooled.read_image(np.ascontiguousarray(np.rot90(sample.image, 2)))
+    assert turned.meta["rotation"] == 180 and ned(turned.text, sample.page.text) < 0.1
+
+
 def test_vertical_japanese_columns(res, pipe):
     sample = _page(res, "ja", "vertical")
     page = pipe.read_image(sample.image)
