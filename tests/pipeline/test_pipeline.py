@@ -86,6 +86,26 @@ def test_a_strip_far_longer_than_a_page_is_not_shrunk_to_nothing(res, pipe):
     assert ned(squash(page.text), squash(sample.page.text) * 5) < 0.05
 
 
+@pytest.mark.parametrize("degrees", [12, -30])
+def test_a_tilted_page_is_levelled_and_its_boxes_land_on_the_text(res, pipe, degrees):
+    import cv2
+
+    from polyocr.pipeline.skew import level_page
+
+    sample = _page(res, "en", "prose")
+    tilted, back = level_page(sample.image, np.radians(degrees))      # turned counter-clockwise
+    forward = cv2.invertAffineTransform(back)
+    page = pipe.read_image(tilted)
+    assert page.meta["deskew"] == pytest.approx(-degrees, abs=1.5)
+    squash = lambda t: "".join(t.split())  # noqa: E731
+    assert ned(squash(page.text), squash(sample.page.text)) < 0.05
+    truth = [np.asarray(ln.polygon, np.float64) @ forward[:, :2].T + forward[:, 2] for ln in sample.page.lines]
+    inside = [any(cv2.pointPolygonTest(t.astype(np.float32), tuple(map(float, _centre(ln.polygon))), False) >= 0
+                  for t in truth) for ln in page.lines]
+    assert sum(inside) >= 0.9 * len(inside) and len(inside) >= 0.9 * len(truth)
+    assert validate(polyocr.Document(pages=[page])) == []
+
+
 class _AlwaysUpsideDown:
     """An orientation classifier fooled by a face: every line looks upside down to it."""
 

@@ -135,3 +135,42 @@ def test_pipeline_orders_with_the_measured_skew(res):
     assert abs(effective - truth) < 0.0015, (seen, truth)
     assert abs(effective - truth) <= abs(quads - truth)
     assert off is None                              # switched off: the orderer takes the quads' angle
+
+
+# -- whole-page levelling before detection ------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang,layout,degrees", [("en", "columns", 25.0), ("ja", "vertical", -14.0),
+                                                 ("ar", "prose", 40.0), ("zh-Hans", "table", 9.0)])
+def test_page_skew_finds_a_large_tilt(res, lang, layout, degrees):
+    from polyocr.pipeline.skew import level_page, page_skew
+
+    sample = _page(res, lang, layout)
+    tilted, _ = level_page(sample.image, np.radians(degrees))       # turned counter-clockwise by degrees
+    angle, gain = page_skew(gray_page(tilted))
+    assert np.degrees(angle) == pytest.approx(-degrees, abs=1.0) and gain > 0.2
+    level, _ = page_skew(gray_page(sample.image))
+    assert abs(np.degrees(level)) < 1.0
+
+
+def test_level_page_maps_back_and_coverage_and_tilt_see_a_broken_detection(res):
+    from polyocr.pipeline.detect import LineDetector
+    from polyocr.pipeline.skew import ink_coverage, level_page, quad_tilt
+
+    sample = _page(res, "en", "prose")
+    h, w = sample.image.shape[:2]
+    tilted, back = level_page(sample.image, np.radians(30.0))
+    assert tilted.shape[0] > h and tilted.shape[1] > w                # grown to hold the corners
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+    forward = cv2.invertAffineTransform(back)
+    there = corners @ forward[:, :2].T + forward[:, 2]
+    assert np.allclose(there @ back[:, :2].T + back[:, 2], corners, atol=1e-6)
+    assert there.min() > -1 and there[:, 0].max() < tilted.shape[1] + 1 and there[:, 1].max() < tilted.shape[0] + 1
+    det = LineDetector(threads=2)
+    level_lines, tilted_lines = det.detect(sample.image), det.detect(tilted)
+    assert ink_coverage(gray_page(sample.image), [ln.quad for ln in level_lines]) > 0.8
+    assert ink_coverage(gray_page(tilted), [ln.quad for ln in tilted_lines]) < 0.5    # 30°: scraps
+    assert ink_coverage(gray_page(sample.image), []) == 0.0
+    assert abs(np.degrees(quad_tilt([ln.quad for ln in level_lines], [ln.vertical for ln in level_lines]))) < 1.0
+    small, _ = level_page(sample.image, np.radians(-9.0))
+    lines9 = det.detect(small)
+    assert np.degrees(quad_tilt([ln.quad for ln in lines9], [ln.vertical for ln in lines9])) == pytest.approx(9.0, abs=2.0)
