@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from polyocr.document import Line, Page
+from polyocr.pipeline.runtime import optional_weights
 
 __all__ = ["CONFIDENCE_FILE", "WORD_FEATURES", "LINE_FEATURES", "Calibrator", "Calibration", "word_features",
            "line_features", "load_calibration"]
@@ -143,17 +144,11 @@ class Calibration:
                    Calibrator.from_dict(d["line"], LINE_FEATURES, f"{where} (line)"), d.get("provenance", {}))
 
 
-_LOADED: dict[str, Calibration | None] = {}
+def _read(path: Path) -> Calibration:
+    return Calibration.from_json(path.read_text(encoding="utf-8"), str(path))
 
 
 def load_calibration(weights: str | os.PathLike[str] | None = None) -> Calibration | None:
     """The calibration in a weights folder (default: the packaged one), loaded once per process; None
     when the folder has none (then confidences stay the recogniser's raw scores)."""
-    from polyocr.pipeline.recognize import DEFAULT_WEIGHTS
-
-    folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-    key = str(folder.resolve())
-    if key not in _LOADED:
-        path = folder / CONFIDENCE_FILE
-        _LOADED[key] = Calibration.from_json(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else None
-    return _LOADED[key]
+    return optional_weights(weights, CONFIDENCE_FILE, _read)

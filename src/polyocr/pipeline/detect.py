@@ -10,9 +10,8 @@ writing direction). Needs numpy, OpenCV and onnxruntime, never torch.
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["DetectedLine", "LineDetector", "maps_to_lines", "take_marks", "aabb", "level", "gray_page", "DEFAULT_WEIGHTS", "inference_scale", "text_scale", "glyph_height", "quad_size"]
+from polyocr.pipeline.runtime import DEFAULT_WEIGHTS
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+__all__ = ["DetectedLine", "LineDetector", "maps_to_lines", "take_marks", "aabb", "level", "gray_page", "DEFAULT_WEIGHTS", "inference_scale", "text_scale", "glyph_height", "quad_size"]
 
 
 def quad_size(q: np.ndarray) -> tuple[float, float]:

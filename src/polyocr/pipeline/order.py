@@ -29,11 +29,11 @@ from typing import Sequence
 import numpy as np
 
 from polyocr.document import Block, Line, polygon_bounds, quad_from_box
+from polyocr.pipeline.runtime import DEFAULT_WEIGHTS
 
 __all__ = ["Orderer", "OrderWeights", "NoOrderWeights", "METHODS", "N_FEATURES", "line_features", "page_direction", "vertical_page",
            "skew_angle", "make_block", "chain_decode", "best_rotation", "path_score", "runs_to_paragraphs", "xycut_order", "text_columns", "column_switches", "gap_paragraphs", "frame_boxes", "DEFAULT_WEIGHTS"]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 METHODS = ("learned", "xycut")
 N_FEATURES = 26
 _TERMINAL = set(".!?。！？…؟:;」』\"'”’)")

@@ -61,12 +61,12 @@ from PIL import Image
 
 from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
+from polyocr.pipeline.runtime import DEFAULT_WEIGHTS
 
 __all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "to_gray",
            "is_vertical", "ink_extent", "erase_rules", "cut_to_ink", "INK_MARGIN", "split_wide", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "stretch_factor", "STRETCH_BELOW", "STRETCH_TO", "MAX_STRETCH", "LineReading", "with_direction", "admitted_frames", "redecode", "infer_direction",
            "default_recognizer"]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 HEIGHT = 32
 MAX_WIDTH = 1600
 STD_FLOOR = 0.02  # a blank crop must not have its noise blown up to unit variance

@@ -32,7 +32,6 @@ import math
 import os
 import unicodedata
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -42,12 +41,12 @@ from polyocr.models.charlm import BOS, CharLM, LMSet
 from polyocr.pipeline.constrain import LANG_SCRIPTS
 from polyocr.pipeline.homoglyph import TO_CYRILLIC, TO_LATIN
 from polyocr.pipeline.language import script_of
-from polyocr.pipeline.recognize import DEFAULT_WEIGHTS, LineReading, _reading, admitted_frames, infer_direction
+from polyocr.pipeline.recognize import LineReading, _reading, admitted_frames, infer_direction
+from polyocr.pipeline.runtime import optional_weights
 
 __all__ = ["RescoreConfig", "rescore", "rescore_page", "line_score", "language_models", "LM_FILE"]
 
 LM_FILE = "charlm.safetensors"
-_LOADED: dict[str, LMSet | None] = {}
 # Letters the model is asked about as another: Russian prints ё or е for the same word as the text's
 # editor chose, and corpora mostly write е, so the model's preference says nothing about the page. Folded,
 # both readings get the same model terms and the recogniser's own evidence (the two dots) decides.
@@ -58,12 +57,7 @@ _GONE = -2   # a deleted run in the query builder
 def language_models(weights: str | os.PathLike[str] | None = None) -> LMSet | None:
     """The character models in a weights folder (default: the packaged one), loaded once per process;
     None when the folder has none (a custom folder may ship only a recogniser)."""
-    folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-    key = str(folder.resolve())
-    if key not in _LOADED:
-        path = folder / LM_FILE
-        _LOADED[key] = LMSet(path) if path.is_file() else None
-    return _LOADED[key]
+    return optional_weights(weights, LM_FILE, LMSet)
 
 
 # The model's weight per language, against the recogniser's log probabilities. Chosen in session 19 on
