@@ -50,7 +50,7 @@ from polyocr.pipeline.language import page_languages
 from polyocr.pipeline.inputs import PageSelection
 from polyocr.pipeline.order import skew_angle, vertical_page
 from polyocr.pipeline.skew import (AGREE, DESKEW_FROM, DESKEW_GAIN, LOOK_FROM, LOW_COVER, ink_coverage, ink_skew,
-                                   level_page, page_skew, quad_tilt)
+                                   level_page, page_skew, quad_tilt, whole_length)
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
 from polyocr.pipeline.bilevel import SIGMA, soften_bilevel
 from polyocr.pipeline.confidence import load_calibration
@@ -113,7 +113,7 @@ class ReadConfig:
     languages: tuple[str, ...] = ()     # hints; empty = any of the eight
     threads: int = 2
     min_confidence: float = 0.35        # lines the recogniser scores lower (raw) are dropped (noise, pictures)
-    deskew: bool = True                 # turn a page tilted past ~7° level before reading (Pipeline._level)
+    deskew: bool = True                 # turn a page tilted 2° or more level before reading (Pipeline._level)
     bilevel_blur: float = SIGMA         # σ in px of the blur a two-level scan gets before reading (pipeline.bilevel); 0: none
     calibrated: bool = True             # word and line confidences as the chance of being right
                                         # (pipeline.confidence); False: the recogniser's raw scores
@@ -513,7 +513,7 @@ class Pipeline:
         mean_log = lambda rs: float(np.mean([math.log(max(r.line.confidence, 1e-4)) for r in rs]))  # noqa: E731
         return mean_log(as_is) > mean_log(turned)
 
-    def _level(self, rgb: np.ndarray, lines: list[DetectedLine]
+    def _level(self, rgb: np.ndarray, gray: np.ndarray, lines: list[DetectedLine]
                ) -> tuple[np.ndarray, list[DetectedLine], np.ndarray | None, float]:
         """The page turned level when its text is tilted past what the detector reads (about 7°):
         (image, its lines, the affine back to the image as given or None, the tilt in radians).
@@ -527,7 +527,6 @@ class Pipeline:
         """
         quads = [ln.quad for ln in lines]
         drift = quad_tilt(quads, [ln.vertical for ln in lines]) if lines else 0.0
-        gray = gray_page(rgb)
         if abs(drift) < LOOK_FROM and ink_coverage(gray, quads) >= LOW_COVER:
             return rgb, lines, None, 0.0
         found = page_skew(gray)
@@ -536,7 +535,7 @@ class Pipeline:
         angle = found[0]
         turned, back = level_page(rgb, angle)
         again = self.detector.detect(turned)
-        before, after = _long_lines(lines), _long_lines(again)
+        before, after = whole_length([ln.quad for ln in lines]), whole_length([ln.quad for ln in again])
         # the detector's own lines tilted the same way (they lag a large tilt: -10° to -14° at -20°)
         agrees = drift * angle > 0 and abs(drift) >= LOOK_FROM
         if (after < (0.9 if agrees else 1.1) * before
@@ -661,10 +660,11 @@ class Pipeline:
         t = _Timings()
         t0 = time.perf_counter()
         lines = self.detector.detect(rgb)
+        gray = gray_page(rgb)                     # the ink: levelling, trimming, parting, skew
         back = None                                 # the affine from a levelled page back to the image
         tilt = 0.0
         if self.config.deskew:
-            rgb, lines, back, tilt = self._level(rgb, lines)
+            rgb, lines, back, tilt = self._level(rgb, gray, lines)
         h, w = rgb.shape[:2]
         t.detect = time.perf_counter() - t0
         k = 0
@@ -678,7 +678,8 @@ class Pipeline:
         t0 = time.perf_counter()
         # crops (and the words placed in them) come from the parted boxes; each line keeps the
         # detector's own box as its polygon, which is what fragment joining and ordering were built on
-        gray = gray_page(rgb)                     # once for both: they look only at the ink
+        if back is not None or k:                 # the page was turned: its ink with it
+            gray = gray_page(rgb)
         parted = part_neighbours(gray, trim_leaders(gray, lines, self.margin), self.margin)
         drawn = {id(p): ln for p, ln in zip(parted, lines)}
         lines = parted
@@ -748,26 +749,24 @@ class Pipeline:
             skew = prior if measured is None else measured
         blocks = self.orderer(page_lines, uw, uh, page_dir, skew) if page_lines else []
         t.order = time.perf_counter() - t0
+
+        def to_image(poly: Any) -> list[tuple[float, float]]:
+            """A polygon of the upright frame in the pixels of the image as given: back through the
+            quarter turn, then the levelling turn, and kept on the page (a line at the edge reaches
+            past it by its crop margin)."""
+            if k:
+                poly = _back(poly, k, (h, w))
+            if back is not None:
+                poly = _affine(poly, back)
+            return _on_page(poly, page_w, page_h)
+
         for b in blocks:
             b.language = _majority([ln.language for ln in b.lines]) or main
-            if k:
-                b.polygon = _back(b.polygon, k, (h, w))
-                for ln in b.lines:
-                    ln.polygon = _back(ln.polygon, k, (h, w))
-                    for wd in ln.words:
-                        wd.polygon = _back(wd.polygon, k, (h, w))
-            if back is not None:
-                b.polygon = _affine(b.polygon, back)
-                for ln in b.lines:
-                    ln.polygon = _affine(ln.polygon, back)
-                    for wd in ln.words:
-                        wd.polygon = _affine(wd.polygon, back)
-            # a line at the edge reaches past it by its crop margin: the page model keeps polygons on the page
-            b.polygon = _on_page(b.polygon, page_w, page_h)
+            b.polygon = to_image(b.polygon)
             for ln in b.lines:
-                ln.polygon = _on_page(ln.polygon, page_w, page_h)
+                ln.polygon = to_image(ln.polygon)
                 for wd in ln.words:
-                    wd.polygon = _on_page(wd.polygon, page_w, page_h)
+                    wd.polygon = to_image(wd.polygon)
         page = Page(width=page_w, height=page_h, blocks=blocks, language=main if page_lines else "", direction=page_dir,
                     dpi=float(dpi), index=index,
                     meta={"engine": "polyocr", "rotation": (k % 4) * 90, "deskew": round(float(np.degrees(tilt)), 2),
@@ -820,12 +819,6 @@ def _middle(crop: np.ndarray, ratio: float) -> np.ndarray:
 
 def _poly(quad: np.ndarray) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in quad]
-
-
-def _long_lines(lines: Sequence[DetectedLine]) -> float:
-    """Total length of the lines at least three times as long as thick: what a detection that works
-    is made of (a tilt past the detector's reach leaves scraps)."""
-    return float(sum(ln.length for ln in lines if ln.length >= 3 * ln.thickness))
 
 
 def _affine(poly: Any, m: np.ndarray) -> list[tuple[float, float]]:

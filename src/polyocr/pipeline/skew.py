@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 
 from polyocr.document import Line, polygon_bounds
+from polyocr.pipeline.detect import quad_size
 
-__all__ = ["ink_skew", "search_skew", "page_skew", "ink_coverage", "quad_tilt", "level_page", "MAX_POINTS", "REACH",
+__all__ = ["ink_skew", "search_skew", "page_skew", "ink_coverage", "quad_tilt", "whole_length", "level_page", "MAX_POINTS", "REACH",
            "MIN_GAIN", "DESKEW_FROM", "DESKEW_GAIN", "LOW_COVER", "LOOK_FROM", "AGREE"]
 
 MAX_POINTS = 20_000    # ink pixels scored per angle (an even sample of them beyond this)
@@ -156,7 +157,8 @@ def page_skew(gray: np.ndarray) -> tuple[float, float] | None:
     if points is None:
         return None
     x, y = points[:2]
-    coarse = np.radians(np.arange(-45.0, 45.01, 1.0))
+    reach = float(np.degrees(DESKEW_REACH))
+    coarse = np.radians(np.arange(-reach, reach + 0.01, 1.0))
     rows, cols = _profile_sharpness(x, y, coarse, False), _profile_sharpness(x, y, coarse, True)
     vertical = bool(cols.max() > rows.max())
     sharp = cols if vertical else rows
@@ -174,8 +176,8 @@ AGREE = np.radians(3.0)  # a levelled page's lines must lie this close to level
 
 
 def ink_coverage(gray: np.ndarray, quads: Sequence[np.ndarray], side: int = 500) -> float:
-    """Share of the page's ink (Otsu, judged at ``side`` px) inside the given line quads: near 1 when
-    the detector found the text, low when a tilt beyond its reach broke the lines into scraps."""
+    """Share of the page's ink (:func:`_strokes`, judged at ``side`` px) inside the given line quads:
+    near 1 when the detector found the text, low when a tilt beyond its reach broke the lines into scraps."""
     small, f = _shrink(gray, side)
     ink = _strokes(small, 30)    # print, not paper grain: at 12, a quarter of a textured page's "ink" lay outside every line
     total = int(np.count_nonzero(ink))
@@ -187,20 +189,31 @@ def ink_coverage(gray: np.ndarray, quads: Sequence[np.ndarray], side: int = 500)
     return float(np.count_nonzero(ink & (mask > 0))) / total
 
 
+WHOLE = 3.0            # a quad at least this many times as long as thick is a whole line, not a scrap
+
+
+def _whole(q: np.ndarray) -> bool:
+    length, thick = quad_size(np.asarray(q, np.float64))
+    return length >= WHOLE * thick
+
+
+def whole_length(quads: Sequence[np.ndarray]) -> float:
+    """Total length of the whole lines among ``quads``: what a detection that works is made of (a tilt
+    past the detector's reach leaves scraps)."""
+    return float(sum(quad_size(np.asarray(q, np.float64))[0] for q in quads if _whole(q)))
+
+
 def quad_tilt(quads: Sequence[np.ndarray], vertical: Sequence[bool]) -> float:
-    """Median tilt (radians, as :func:`page_skew` measures it) of the long quads of the majority
+    """Median tilt (radians, as :func:`page_skew` measures it) of the whole quads of the majority
     direction: rows from level, columns from straight down; 0 without any."""
     v = list(vertical)
     majority = sum(v) * 2 > len(v)
     tilts = []
     for q, vert in zip(quads, v):
-        if vert != majority:
-            continue
         q = np.asarray(q, np.float64)
-        dx, dy = q[1] - q[0]
-        length, thick = np.hypot(dx, dy), np.hypot(*(q[3] - q[0]))
-        if length < 3 * thick:
+        if vert != majority or not _whole(q):
             continue
+        dx, dy = q[1] - q[0]
         a = np.arctan2(dy, dx)
         tilts.append(a - np.pi / 2 if vert else a)
     # a column's quad runs down its reading direction: p0 → p1 points down, at +90°
