@@ -334,14 +334,20 @@ def cmd_train_fontweights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _out_file(out: str, name: str) -> Path:
+    """``--out`` as a file, or a folder for ``name`` (a weights folder): its folder must exist."""
+    path = Path(out)
+    if path.is_dir():
+        path = path / name
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent}: no such folder")
+    return path
+
+
 def cmd_train_lm(args: argparse.Namespace) -> int:
     from polyocr.train.charlm import LMConfig, build_lms
 
-    out = Path(args.out)
-    if out.is_dir():
-        out = out / "charlm.safetensors"
-    if not out.parent.is_dir():
-        raise UsageError(f"{out.parent}: no such folder")
+    out = _out_file(args.out, "charlm.safetensors")
     if args.shared and not Path(args.shared).is_dir():
         raise UsageError(f"--shared {args.shared}: no such folder")
     languages = args.langs or tuple(LANGUAGES)
@@ -362,11 +368,7 @@ def cmd_train_confidence(args: argparse.Namespace) -> int:
     from polyocr.fileio import atomic_write
     from polyocr.train.confidence import FitConfig, fit_calibration, labelled_pages
 
-    out = Path(args.out)
-    if out.is_dir():
-        out = out / "confidence.json"
-    if not out.parent.is_dir():
-        raise UsageError(f"{out.parent}: no such folder")
+    out = _out_file(args.out, "confidence.json")
     for name, folder in (("--pages", args.pages), ("--readings", args.readings)):
         if folder and not Path(folder).is_dir():
             raise UsageError(f"{name} {folder}: no such folder")
