@@ -108,3 +108,38 @@ def test_training_a_shrunk_student_with_a_teacher(tmp_path):
     assert start["config"]["model"]["n_layers"] == 2 and start["config"]["model"]["ffn_mult"] == 2
     kl = [r["distill_kl"] for r in log if "distill_kl" in r]
     assert len(kl) == 2 and all(np.isfinite(kl)) and all(v >= 0 for v in kl)
+
+
+def test_distill_loss_counts_only_the_lines_it_is_told():
+    torch.manual_seed(2)
+    s, t = torch.randn(6, 3, 20), torch.randn(6, 3, 20)
+    lengths = torch.tensor([6, 3, 5])
+    keep = torch.tensor([True, False, True])
+    sub = distill_loss(s[:, [0, 2]], t[:, [0, 2]], lengths[[0, 2]])
+    assert float(distill_loss(s, t, lengths, lines=keep)) == pytest.approx(float(sub), rel=1e-6)
+    assert float(distill_loss(s, t, lengths, lines=keep)) != pytest.approx(float(distill_loss(s, t, lengths)), rel=1e-3)
+    assert float(distill_loss(s, t, lengths, lines=torch.zeros(3, dtype=torch.bool))) == 0.0
+
+
+def test_distill_skip_frees_a_language_from_the_teacher(tmp_path):
+    """A fine-tune that moves one language: its lines get no KL term, so a batch of only that
+    language logs a KL of zero, while the same run without the skip pulls towards the teacher."""
+    charset = Charset.load()
+    teacher = _model(len(charset))
+    save_safetensors(teacher, str(tmp_path / "teacher.safetensors"), {"charset_sha256": charset.sha256})
+    shard = write_shard(tmp_path / "shard-00000.tar", tiny_lines(32, seed=0))   # all "en"
+    kls = {}
+    for skip in ((), ("en",)):
+        cfg = TrainConfig(synth_ratio=0, shards=(str(shard),), batch_size=8, pool_batches=2, steps=4, lr=1e-3,
+                          warmup=1, threads=1, eval_every=0, log_every=2, augment=False, ckpt_minutes=1e9,
+                          init=str(tmp_path / "teacher.safetensors"), teacher=str(tmp_path / "teacher.safetensors"),
+                          distill_skip=skip)
+        run = tmp_path / f"run-{len(skip)}"
+        train(cfg, run, echo=None)
+        log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+        kls[skip] = [r["distill_kl"] for r in log if "distill_kl" in r]
+    assert kls[("en",)] and all(v == 0.0 for v in kls[("en",)])
+    assert kls[()] and kls[()][-1] > 0.0          # the student has moved off the teacher by its last steps
+    with pytest.raises(ValueError, match="distill_skip"):
+        train(TrainConfig(synth_ratio=0, shards=(str(shard),), steps=1, distill_skip=("xx",),
+                          teacher=str(tmp_path / "teacher.safetensors")), tmp_path / "run-bad", echo=None)

@@ -24,7 +24,7 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from polyocr.pipeline.confidence import Calibration
 
 __all__ = ["TruthLine", "LabelledLine", "label_page", "units", "truth_from_page", "truth_from_realdev",
-           "read_labelled", "CalibrationScore", "score_confidences", "MIN_OVERLAP", "PIECE"]
+           "read_labelled", "each_unit", "CalibrationScore", "score_confidences", "MIN_OVERLAP", "PIECE"]
 
 MIN_OVERLAP = 0.5   # share of a read line's box inside its truth line's box
 PIECE = 0.8         # a read line shorter than this share of its truth line is a piece of it
@@ -141,30 +141,38 @@ def label_page(page: Page, truth: Sequence[TruthLine]) -> list[LabelledLine]:
     return out
 
 
+def each_unit(lines: Sequence[LabelledLine], kind: str) -> Iterator[tuple[LabelledLine, Line | Word, bool]]:
+    """Every ``kind`` ("word" or "line") unit of labelled lines with its line and verdict: the one
+    walk that scoring (:func:`units`) and fitting (:func:`polyocr.train.confidence.unit_table`) share."""
+    if kind not in ("word", "line"):
+        raise ValueError(f"kind must be 'word' or 'line', not {kind!r}")
+    for ll in lines:
+        if kind == "line":
+            yield ll, ll.line, ll.correct
+        else:
+            for w, ok in ll.words:
+                yield ll, w, ok
+
+
 def units(lines: Sequence[LabelledLine], kind: str, calibration: "Calibration | None" = None
           ) -> tuple[list[float], list[bool], list[str]]:
     """(confidences, verdicts, languages) of the ``kind`` ("word" or "line") units of labelled lines:
     the confidences as read, or as ``calibration`` maps them (the readings then hold raw scores)."""
-    if kind not in ("word", "line"):
-        raise ValueError(f"kind must be 'word' or 'line', not {kind!r}")
     conf: list[float] = []
     right: list[bool] = []
     langs: list[str] = []
-    for ll in lines:
-        if calibration is not None:
-            p_line, p_words = calibration.line_probabilities(ll.line, ll.language)
+    mapped: dict[int, float] = {}     # id(unit) -> calibrated probability, filled a line at a time
+    for ll, unit, ok in each_unit(lines, kind):
+        if calibration is None:
+            conf.append(unit.confidence)
         else:
-            p_line, p_words = ll.line.confidence, [w.confidence for w in ll.line.words]
-        if kind == "line":
-            conf.append(p_line)
-            right.append(ll.correct)
-            langs.append(ll.language)
-        else:
-            mine = {id(w): p for w, p in zip(ll.line.words, p_words)}
-            for w, ok in ll.words:
-                conf.append(mine[id(w)])
-                right.append(ok)
-                langs.append(ll.language)
+            if id(unit) not in mapped:
+                p_line, p_words = calibration.line_probabilities(ll.line, ll.language)
+                mapped[id(ll.line)] = p_line
+                mapped.update((id(w), p) for w, p in zip(ll.line.words, p_words))
+            conf.append(mapped[id(unit)])
+        right.append(ok)
+        langs.append(ll.language)
     return conf, right, langs
 
 

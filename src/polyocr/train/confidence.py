@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from polyocr.eval.confidence import LabelledLine
+from polyocr.eval.confidence import LabelledLine, each_unit
 from polyocr.pipeline.confidence import (LINE_FEATURES, WORD_FEATURES, Calibration, Calibrator, line_features,
                                          word_features)
 
@@ -72,16 +72,10 @@ def fit_calibrator(x: np.ndarray, y: np.ndarray, languages: Sequence[str], featu
 def unit_table(lines: Sequence[LabelledLine], kind: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Features (from the raw scores), verdicts and languages of every ``kind`` unit."""
     rows, ys, langs = [], [], []
-    for ll in lines:
-        if kind == "line":
-            rows.append(line_features(ll.line))
-            ys.append(ll.correct)
-            langs.append(ll.language)
-        else:
-            for w, ok in ll.words:
-                rows.append(word_features(w.confidence, w.text))
-                ys.append(ok)
-                langs.append(ll.language)
+    for ll, unit, ok in each_unit(lines, kind):
+        rows.append(line_features(unit) if kind == "line" else word_features(unit.confidence, unit.text))
+        ys.append(ok)
+        langs.append(ll.language)
     width = len(LINE_FEATURES if kind == "line" else WORD_FEATURES)
     return np.asarray(rows, dtype=np.float64).reshape(-1, width), np.asarray(ys, dtype=np.float64), langs
 

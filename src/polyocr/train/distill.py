@@ -101,10 +101,13 @@ def shrink(model: RecognizerNet, layers: Sequence[int], ffn_mult: int = 0,
 
 
 def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lengths: torch.Tensor,
-                 temperature: float = 1.0) -> torch.Tensor:
-    """Mean over valid frames of τ²·KL(teacher ‖ student) at temperature τ; logits (T, B, C) time-major."""
+                 temperature: float = 1.0, lines: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over valid frames of τ²·KL(teacher ‖ student) at temperature τ; logits (T, B, C) time-major.
+    ``lines`` (B,) bool: only these lines' frames count (None: all)."""
     T, B, _ = student_logits.shape
     valid = (torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]).to(torch.float32)            # (T, B)
+    if lines is not None:
+        valid = valid * lines.to(valid)[None, :]
     logp_s = torch.log_softmax(student_logits.float() / temperature, -1)
     logp_t = torch.log_softmax(teacher_logits.float() / temperature, -1)
     kl = (logp_t.exp() * (logp_t - logp_s)).sum(-1)                                    # (T, B)

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from polyocr.charset import Charset
 from polyocr.eval.metrics import edit_distance
+from polyocr.languages import LANGUAGES
 from polyocr.models.recognizer import RecognizerNet, frame_lengths, load_safetensors, save_safetensors
 from polyocr.pipeline.recognize import RecognizedLine, ctc_greedy, finish_line, pad_batch, prepare_line
 from polyocr.train.data import (Batch, Batcher, LineSample, Mixture, ParallelBatches, PrefetchBatches, RealSource,
@@ -318,6 +319,8 @@ def _backward(model: RecognizerNet, teacher: RecognizerNet | None, batch: Any, d
     frames = -(-batch.images.shape[-1] // model.cfg.width_stride)
     offsets = np.concatenate([[0], np.cumsum(batch.target_lengths)])
     valid = frame_lengths(torch.from_numpy(batch.widths), len(model.cfg.stem)).float()   # the KL is a mean over frames
+    held = torch.tensor([lang not in cfg.distill_skip for lang in batch.languages])      # lines the teacher holds
+    valid = valid * held
     total = torch.zeros((), device=device)
     kd_total = torch.zeros((), device=device) if teacher is not None else None
     for a, b in batch_parts(n, frames, cfg.max_batch_frames):
@@ -334,7 +337,8 @@ def _backward(model: RecognizerNet, teacher: RecognizerNet | None, batch: Any, d
         if teacher is not None:
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 t_logits, _ = teacher(x, widths, time_major=True)
-            kd = distill_loss(logits, t_logits, lengths, cfg.distill_temperature) * (valid[a:b].sum() / valid.sum())
+            kd = (distill_loss(logits, t_logits, lengths, cfg.distill_temperature, held[a:b])
+                  * (valid[a:b].sum() / valid.sum().clamp(min=1.0)))
             kd_total = kd_total + kd.detach()
             loss = loss + cfg.distill_weight * kd
         loss.backward()
@@ -406,6 +410,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, echo: Callabl
     torch.manual_seed(cfg.seed)
     model = init if init is not None else RecognizerNet(cfg.model)
     teacher = None
+    if bad := [c for c in cfg.distill_skip if c not in LANGUAGES]:
+        raise ValueError(f"distill_skip: unknown language(s) {', '.join(bad)}; known: {', '.join(LANGUAGES)}")
     if cfg.teacher:
         teacher, _ = load_safetensors(cfg.teacher, charset.sha256)
         teacher.requires_grad_(False)

@@ -59,6 +59,8 @@ class TrainConfig:
     teacher: str = ""                           # add a per-frame KL term towards these weights' distributions
     distill_weight: float = 1.0                 # loss = CTC + distill_weight × KL (with a teacher)
     distill_temperature: float = 1.0
+    distill_skip: tuple[str, ...] = ()          # languages whose lines get no KL term: a fine-tune moves them
+                                                # while the teacher holds the others where they were
     # -- data curation (polyocr.train.curate) ----------------------------------------------------------
     scores: str = ""                            # line scores of the shards (`polyocr train score`)
     curation: str = "none"                      # none | filter (drop the worst-read lines) | loss (reweight)
