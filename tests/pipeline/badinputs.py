@@ -117,6 +117,11 @@ def write_corpus(folder: str | os.PathLike[str]) -> list[tuple[Path, str | None]
     put("grey-alpha.png", _encode(page.convert("LA"), "PNG"), None)
     put("page.webp", _encode(page, "WEBP", quality=90), None)
     put("page.bmp", _encode(page, "BMP"), None)
+    put("page.pgm", _encode(page.convert("L"), "PPM"), None)        # what scanimage writes
+    jp2 = _encode(page, "JPEG2000", irreversible=True, quality_mode="rates", quality_layers=[20])
+    put("page.jp2", jp2, None)
+    put("truncated.jp2", jp2[:300], "damaged or truncated JPEG 2000")
+    put("page.gif", _encode(page.convert("P", palette=Image.Palette.ADAPTIVE, colors=8), "GIF"), None)
     # Stored sideways with EXIF orientation 6 ("rotate 90° clockwise to display").
     exif = Image.Exif()
     exif[0x0112] = 6

@@ -15,7 +15,7 @@ from PIL import Image
 
 from badinputs import BOMB_SIZE, PASSWORD, bomb_png, text_image, write_corpus, write_pdf
 from polyocr.document import Document, validate
-from polyocr.pipeline.inputs import (InputError, InputLimits, PageImage, PageSelection, detect_type,
+from polyocr.pipeline.inputs import (SUFFIXES, InputError, InputLimits, PageImage, PageSelection, detect_type,
                                      expand_sources, load_pages)
 
 
@@ -60,7 +60,8 @@ def test_detect_type_uses_bytes_not_names(tmp_path: Path) -> None:
         wrong.write_bytes(buf.getvalue())
         (page,) = load_pages(wrong)
         assert page.image.size == img.size
-    assert detect_type(b"%PDF-1.7\n") == "pdf" and detect_type(b"GIF89a") is None
+    assert detect_type(b"%PDF-1.7\n") == "pdf" and detect_type(b"\x00\x00\x01\x00\x01\x00") is None  # an icon
+    assert detect_type(b"Plain text, not P6") is None and detect_type(b"P9\n1 1\n") is None
     pdf_named_png = write_pdf(tmp_path / "doc.png", ["hello there"])
     (page,) = load_pages(pdf_named_png, pdf_text=True)
     assert page.text_layer is not None and page.text_layer.text == "hello there"
@@ -187,6 +188,47 @@ def test_multipage_tiff_is_lazy_and_limited(tmp_path: Path) -> None:
     assert not np.array_equal(np.asarray(pages[0].image), np.asarray(pages[1].image))
     with pytest.raises(InputError, match="4 pages, over the 3-page limit"):
         next(load_pages(path, limits=InputLimits(max_pages=3)))
+
+
+def test_gif_pnm_and_jpeg2000_pages(tmp_path: Path) -> None:
+    """What scanners and archives hand over besides PNG/JPEG/TIFF: scanimage and pdftoppm write PNM
+    (PBM, PGM, PPM; binary or ASCII), archives keep JPEG 2000, old web scans are GIFs. Each is read
+    from its bytes whatever its name, to the same pixels as the page it was saved from."""
+    img = text_image("Archival scan 1998")
+    gray = np.asarray(img.convert("L"))
+    cases = {"pbm": ("PPM", img.convert("1"), {}), "pgm": ("PPM", img.convert("L"), {}), "ppm": ("PPM", img, {}),
+             "jp2": ("JPEG2000", img, {"irreversible": False}),
+             "j2k": ("JPEG2000", img, {"irreversible": False, "no_jp2": True}), "gif": ("GIF", img, {})}
+    for ext, (fmt, src, kw) in cases.items():
+        path = _save(src, tmp_path / f"page.{ext}", fmt, **kw)
+        assert detect_type(path.read_bytes()[:1024]) in ("pnm", "jp2", "gif"), ext
+        misnamed = tmp_path / f"misnamed-{ext}.png"
+        misnamed.write_bytes(path.read_bytes())
+        for source in (path, misnamed, path.read_bytes()):
+            (page,) = load_pages(source)
+            got = np.asarray(page.image.convert("L")).astype(int)
+            assert page.image.mode == "RGB" and page.image.size == img.size, ext
+            # lossless formats give the pixels back; a bilevel PBM is the page thresholded
+            assert np.abs(got - gray).mean() < (40 if ext == "pbm" else 2), ext
+    ascii_pgm = tmp_path / "ascii.pgm"
+    ascii_pgm.write_bytes(b"P2\n# a comment\n3 2\n255\n0 128 255\n255 128 0\n")
+    (page,) = load_pages(ascii_pgm)
+    assert np.asarray(page.image)[:, :, 0].tolist() == [[0, 128, 255], [255, 128, 0]]
+    sixteen = tmp_path / "deep.pgm"           # 16-bit PGM: scaled, not clipped to white
+    sixteen.write_bytes(b"P5\n2 1\n65535\n" + np.array([0, 32768], ">u2").tobytes())
+    (page,) = load_pages(sixteen)
+    assert np.asarray(page.image)[0, :, 0].tolist() == [0, 128]
+    frames = [text_image(f"frame {i}").convert("L") for i in range(3)]   # an animated GIF: its frames are pages
+    frames[0].save(tmp_path / "three.gif", save_all=True, append_images=frames[1:])
+    pages = list(load_pages(tmp_path / "three.gif"))
+    assert [p.index for p in pages] == [0, 1, 2]
+    assert not np.array_equal(np.asarray(pages[0].image), np.asarray(pages[1].image))
+    assert [p.index for p in load_pages(tmp_path / "three.gif", pages=PageSelection.parse("2-"))] == [1, 2]
+    truncated = tmp_path / "cut.jp2"
+    truncated.write_bytes((tmp_path / "page.jp2").read_bytes()[:400])
+    with pytest.raises(InputError, match="cut.jp2: damaged or truncated JPEG 2000"):
+        list(load_pages(truncated))
+    assert {".gif", ".pgm", ".ppm", ".pnm", ".pbm", ".jp2", ".j2k"} <= set(SUFFIXES)
 
 
 def test_pdf_render_and_text_layer_geometry(tmp_path: Path) -> None:

@@ -37,15 +37,19 @@ from polyocr.document import Block, Line, Page, Word, polygon_bounds, quad_from_
 
 __all__ = ["InputError", "InputErrorKind", "INPUT_ERROR_KINDS", "InputLimits", "PageImage", "PageImages", "PageSelection",
            "load_pages",
-           "expand_sources", "detect_type", "display_name", "SUFFIXES"]
+           "expand_sources", "detect_type", "display_name", "SUFFIXES", "SUPPORTED"]
 
 log = logging.getLogger(__name__)
 
 # File name suffixes picked up when walking a folder (files named explicitly are read whatever their name).
-SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".pdf"})
-_KIND_NAMES = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WebP", "bmp": "BMP", "pdf": "PDF"}
-_PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WEBP", "bmp": "BMP"}
-_SUPPORTED = "PNG, JPEG, TIFF, WebP, BMP or PDF"
+SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".gif",
+                      ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".j2k", ".j2c", ".jpf", ".jpx", ".pdf"})
+_KIND_NAMES = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WebP", "bmp": "BMP", "gif": "GIF",
+               "pnm": "PNM", "jp2": "JPEG 2000", "pdf": "PDF"}
+_PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WEBP", "bmp": "BMP", "gif": "GIF",
+                "pnm": "PPM", "jp2": "JPEG2000"}
+_MULTI_FRAME = ("tiff", "gif")          # their frames are pages
+SUPPORTED = "PNG, JPEG, TIFF, WebP, BMP, GIF, PNM, JPEG 2000 or PDF"
 
 
 InputErrorKind = Literal["unsupported", "corrupt", "too_large", "encrypted", "empty", "unreadable", "invalid"]
@@ -79,12 +83,12 @@ class InputLimits:
 
     max_bytes: int = 200_000_000       # file or buffer size
     max_pixels: int = 100_000_000      # per page, from the header (images) or page size x dpi (PDF)
-    max_pages: int = 2000              # TIFF frames or PDF pages
+    max_pages: int = 2000              # TIFF or GIF frames, or PDF pages
 
 
 @dataclass(frozen=True)
 class PageSelection:
-    """Which pages of a PDF or multi-page TIFF to read: inclusive 1-based spans, ``None`` as a span's
+    """Which pages of a PDF, multi-page TIFF or GIF to read: inclusive 1-based spans, ``None`` as a span's
     end running to the last page. Pages are read in document order, each once, however the spans
     were written ("7,1-3" reads 1, 2, 3, 7).
 
@@ -151,7 +155,10 @@ def display_name(source: object) -> str:
 
 
 def detect_type(head: bytes) -> str | None:
-    """The file type from its first bytes: png, jpeg, tiff, webp, bmp, pdf, or None."""
+    """The file type from its first bytes: png, jpeg, tiff, webp, bmp, gif, pnm, jp2, pdf, or None.
+
+    PNM is what ``scanimage`` and ``pdftoppm`` write by default (PBM, PGM, PPM; binary or ASCII);
+    jp2 is JPEG 2000 in its JP2 box file or as a bare codestream (archival scans)."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):
@@ -162,6 +169,12 @@ def detect_type(head: bytes) -> str | None:
         return "webp"
     if head[:2] == b"BM" and len(head) >= 26:
         return "bmp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
+        return "pnm"
+    if head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xff\x4f\xff\x51"):
+        return "jp2"
     if b"%PDF-" in head[:1024]:  # the spec allows junk before the header
         return "pdf"
     return None
@@ -192,7 +205,7 @@ def _open_source(source: str | os.PathLike[str] | bytes, limits: InputLimits) ->
                              "too_large")
         kind = detect_type(data[:1024])
         if kind is None:
-            raise InputError(f"<bytes>: unsupported data (expected {_SUPPORTED})", "unsupported")
+            raise InputError(f"<bytes>: unsupported data (expected {SUPPORTED})", "unsupported")
         return _Source("<bytes>", kind, data=data)
     path = os.fspath(source)
     name = display_name(path)
@@ -219,7 +232,7 @@ def _open_source(source: str | os.PathLike[str] | bytes, limits: InputLimits) ->
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})", "unreadable") from None
     kind = detect_type(head)
     if kind is None:
-        raise InputError(f"{name}: not a supported file type (expected {_SUPPORTED})", "unsupported")
+        raise InputError(f"{name}: not a supported file type (expected {SUPPORTED})", "unsupported")
     return _Source(name, kind, path=path)
 
 
@@ -316,7 +329,7 @@ def _image_pages(src: _Source, limits: InputLimits, pages: PageSelection | None 
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"{src.name}: damaged or truncated {kind} ({_reason(exc)})", "corrupt") from None
     with im:
-        n = getattr(im, "n_frames", 1) if src.kind == "tiff" else 1
+        n = getattr(im, "n_frames", 1) if src.kind in _MULTI_FRAME else 1
         for i in _chosen(src.name, n, pages, limits):
             try:
                 if i:

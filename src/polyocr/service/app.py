@@ -39,7 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from polyocr import __version__
 from polyocr.document import SCHEMA_VERSION
 from polyocr.languages import LANGUAGES
-from polyocr.pipeline.inputs import detect_type
+from polyocr.pipeline.inputs import SUPPORTED, detect_type
 from polyocr.service.config import OUTPUT_FORMATS, OptionError, ServiceConfig, parse_options
 from polyocr.service.gate import Closed, Full, Gate
 from polyocr.service.upload import UploadError, read_upload
@@ -294,8 +294,7 @@ async def _read(state: _State, request: Request, t0: float) -> Response:
             kind = detect_type(fh.read(1024))
         if kind is None:
             raise ApiError(415, "unsupported_media_type",
-                           f"{upload.filename}: not a supported file type (expected PNG, JPEG, TIFF, WebP, "
-                           "BMP or PDF)")
+                           f"{upload.filename}: not a supported file type (expected {SUPPORTED})")
         job = functools.partial(read_upload_file, state.pipelines, upload.path, upload.filename, options,
                                 config.max_upload_bytes, config.max_pixels, config.max_pages)
         handed_over = True
@@ -346,7 +345,7 @@ _READ_OPENAPI: dict[str, Any] = {
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["file"],
         "properties": {"file": {"type": "string", "format": "binary",
-                                "description": "PNG, JPEG, TIFF, WebP, BMP or PDF"}, **_OPTION_SCHEMA}}}}},
+                                "description": SUPPORTED}, **_OPTION_SCHEMA}}}}},
 }
 _ERR = {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "object", "properties": {
     "code": {"type": "string"}, "message": {"type": "string"}}}}}}}
