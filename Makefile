@@ -27,7 +27,7 @@ $(STAMP)/venv: pyproject.toml $(STAMP)/apt
 	@mkdir -p $(STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[synth,train,dev,ray,service,eval]'
+	$(PY) -m pip install -q -e '.[synth,train,dev,ray,service,eval,heic]'
 	@touch $@
 
 # The demo reads the bundled sample pages (one per language, held-out fonts; see samples/README.md)

@@ -16,7 +16,7 @@ __all__ = ["Document", "Page", "Block", "Line", "Word", "read", "recognize", "__
 def read(source: Any, **options: Any) -> Document:
     """Read a page image, PDF, bytes or array into a :class:`Document` with the packaged models.
 
-    ``source`` is a path (PNG, JPEG, TIFF, WebP, BMP, GIF, PNM, JPEG 2000, PDF), raw file bytes, a PIL image or an
+    ``source`` is a path (PNG, JPEG, TIFF, WebP, BMP, GIF, PNM, JPEG 2000, AVIF, HEIC, PDF), raw file bytes, a PIL image or an
     H×W(×3) array. Options are the fields of :class:`polyocr.pipeline.pipeline.ReadConfig`
     (``dpi``, ``pdf_text``, ``pages`` such as ``"1-3,7"``, ``order``, ``orientation``, ``languages``,
     ``threads``). Models load

@@ -122,6 +122,11 @@ def write_corpus(folder: str | os.PathLike[str]) -> list[tuple[Path, str | None]
     put("page.jp2", jp2, None)
     put("truncated.jp2", jp2[:300], "damaged or truncated JPEG 2000")
     put("page.gif", _encode(page.convert("P", palette=Image.Palette.ADAPTIVE, colors=8), "GIF"), None)
+    put("page.avif", _encode(page, "AVIF", quality=80), None)
+    import pillow_heif                                     # polyocr[heic], installed by `make setup`
+
+    pillow_heif.register_heif_opener()
+    put("photo.heic", _encode(page, "HEIF", quality=80), None)
     # Stored sideways with EXIF orientation 6 ("rotate 90° clockwise to display").
     exif = Image.Exif()
     exif[0x0112] = 6

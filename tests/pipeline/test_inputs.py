@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -228,7 +229,36 @@ def test_gif_pnm_and_jpeg2000_pages(tmp_path: Path) -> None:
     truncated.write_bytes((tmp_path / "page.jp2").read_bytes()[:400])
     with pytest.raises(InputError, match="cut.jp2: damaged or truncated JPEG 2000"):
         list(load_pages(truncated))
-    assert {".gif", ".pgm", ".ppm", ".pnm", ".pbm", ".jp2", ".j2k"} <= set(SUFFIXES)
+    assert {".gif", ".pgm", ".ppm", ".pnm", ".pbm", ".jp2", ".j2k", ".avif", ".heic"} <= set(SUFFIXES)
+
+
+def test_avif_and_heic_photos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Phones save HEIC (and some AVIF): read from their bytes, upright, or refused with what to
+    install when the optional HEIC decoder is missing; other ISO media files (an MP4) are not images."""
+    import pillow_heif   # installed by `make setup` (polyocr[heic]); a missing plugin must fail here, loudly
+
+    pillow_heif.register_heif_opener()
+    img = text_image("Photo of a page 2025")
+    gray = np.asarray(img.convert("L")).astype(int)
+    for ext, fmt in (("avif", "AVIF"), ("heic", "HEIF")):
+        path = _save(img, tmp_path / f"photo.{ext}", fmt, quality=90)
+        assert detect_type(path.read_bytes()[:1024]) == ext
+        misnamed = tmp_path / f"photo-{ext}.jpg"
+        misnamed.write_bytes(path.read_bytes())
+        for source in (path, misnamed, path.read_bytes()):
+            (page,) = load_pages(source)
+            assert page.image.size == img.size, ext
+            assert np.abs(np.asarray(page.image.convert("L")).astype(int) - gray).mean() < 4, ext
+    exif = Image.Exif()
+    exif[0x0112] = 6                               # stored sideways, "rotate 90° clockwise to display"
+    sideways = _save(img.transpose(Image.Transpose.ROTATE_90), tmp_path / "sideways.heic", "HEIF", exif=exif.tobytes())
+    (page,) = load_pages(sideways)
+    assert page.image.size == img.size
+    assert detect_type(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2") is None        # an MP4
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)                   # as if not installed
+    with pytest.raises(InputError, match=r"photo.heic: HEIC images need the pillow-heif package") as err:
+        list(load_pages(tmp_path / "photo.heic"))
+    assert err.value.kind == "unsupported"
 
 
 def test_pdf_render_and_text_layer_geometry(tmp_path: Path) -> None:

@@ -59,6 +59,8 @@ EXPECTED: dict[str, tuple[str | None, int, str | None]] = {
     "page.jp2": (None, 200, None),
     "truncated.jp2": ("corrupt", 400, "undecodable"),
     "page.gif": (None, 200, None),
+    "page.avif": (None, 200, None),
+    "photo.heic": (None, 200, None),
     "exif-rotated.jpg": (None, 200, None),
     "three-pages.tif": (None, 200, None),
     "caf\udce9-latin1-name.png": (None, 200, None),

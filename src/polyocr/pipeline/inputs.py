@@ -43,13 +43,17 @@ log = logging.getLogger(__name__)
 
 # File name suffixes picked up when walking a folder (files named explicitly are read whatever their name).
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".gif",
-                      ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".j2k", ".j2c", ".jpf", ".jpx", ".pdf"})
+                      ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".j2k", ".j2c", ".jpf", ".jpx", ".avif", ".heic",
+                      ".heif", ".pdf"})
 _KIND_NAMES = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WebP", "bmp": "BMP", "gif": "GIF",
-               "pnm": "PNM", "jp2": "JPEG 2000", "pdf": "PDF"}
+               "pnm": "PNM", "jp2": "JPEG 2000", "avif": "AVIF", "heic": "HEIC", "pdf": "PDF"}
 _PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WEBP", "bmp": "BMP", "gif": "GIF",
-                "pnm": "PPM", "jp2": "JPEG2000"}
+                "pnm": "PPM", "jp2": "JPEG2000", "avif": "AVIF", "heic": "HEIF"}
 _MULTI_FRAME = ("tiff", "gif")          # their frames are pages
-SUPPORTED = "PNG, JPEG, TIFF, WebP, BMP, GIF, PNM, JPEG 2000 or PDF"
+SUPPORTED = "PNG, JPEG, TIFF, WebP, BMP, GIF, PNM, JPEG 2000, AVIF, HEIC or PDF"
+# ISO base media files (AVIF, HEIC) name what they hold by brand in their first box
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
 
 
 InputErrorKind = Literal["unsupported", "corrupt", "too_large", "encrypted", "empty", "unreadable", "invalid"]
@@ -155,10 +159,12 @@ def display_name(source: object) -> str:
 
 
 def detect_type(head: bytes) -> str | None:
-    """The file type from its first bytes: png, jpeg, tiff, webp, bmp, gif, pnm, jp2, pdf, or None.
+    """The file type from its first bytes: png, jpeg, tiff, webp, bmp, gif, pnm, jp2, avif, heic, pdf,
+    or None.
 
     PNM is what ``scanimage`` and ``pdftoppm`` write by default (PBM, PGM, PPM; binary or ASCII);
-    jp2 is JPEG 2000 in its JP2 box file or as a bare codestream (archival scans)."""
+    jp2 is JPEG 2000 in its JP2 box file or as a bare codestream (archival scans); heic is what
+    phones save photos as (decoded by the optional pillow-heif, ``polyocr[heic]``)."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):
@@ -175,6 +181,13 @@ def detect_type(head: bytes) -> str | None:
         return "pnm"
     if head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xff\x4f\xff\x51"):
         return "jp2"
+    if head[4:8] == b"ftyp" and len(head) >= 12:
+        size = int.from_bytes(head[:4], "big")
+        brands = {head[8:12]} | {head[i:i + 4] for i in range(16, min(max(size, 16), len(head)) - 3, 4)}
+        if brands & _AVIF_BRANDS:
+            return "avif"
+        if brands & _HEIF_BRANDS:
+            return "heic"
     if b"%PDF-" in head[:1024]:  # the spec allows junk before the header
         return "pdf"
     return None
@@ -317,8 +330,21 @@ def _chosen(name: str, n: int, pages: PageSelection | None, limits: InputLimits)
     return chosen
 
 
+def _heif_decoder(name: str) -> None:
+    """Pillow reads HEIC only through the pillow-heif plugin, an optional install (its wheels bundle
+    libheif, libde265 and x265 under LGPL/GPL terms, so the choice is the user's)."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        raise InputError(f"{name}: HEIC images need the pillow-heif package: pip install 'polyocr[heic]' "
+                         "(or save the photo as JPEG)", "unsupported") from None
+    register_heif_opener()
+
+
 def _image_pages(src: _Source, limits: InputLimits, pages: PageSelection | None = None) -> Iterator[PageImage]:
     kind = _KIND_NAMES[src.kind]
+    if src.kind == "heic":
+        _heif_decoder(src.name)
     fp: IO[bytes] | str = src.path if src.path is not None else io.BytesIO(src.data or b"")
     try:
         with warnings.catch_warnings():
