@@ -193,3 +193,9 @@ def _check_read(path: Path, r: httpx.Response) -> None:
         want = TEXT if path.name != "three-pages.tif" else f"Page {page.index + 1} of three"
         score = difflib.SequenceMatcher(None, read, want).ratio()
         assert score >= 0.7, (path.name, read, want, score)
+
+
+def test_web_page_lists_what_the_reader_takes() -> None:
+    """The upload page is static HTML: it cannot import ``inputs.SUPPORTED``, so it is held to it here."""
+    html = (Path(inputs.__file__).parents[1] / "service" / "static" / "index.html").read_text(encoding="utf-8")
+    assert inputs.SUPPORTED in html
