@@ -50,7 +50,7 @@ _KIND_NAMES = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WebP", "bm
 _PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WEBP", "bmp": "BMP", "gif": "GIF",
                 "pnm": "PPM", "jp2": "JPEG2000", "avif": "AVIF", "heic": "HEIF"}
 _MULTI_FRAME = ("tiff", "gif")          # their frames are pages
-SUPPORTED = "PNG, JPEG, TIFF, WebP, BMP, GIF, PNM, JPEG 2000, AVIF, HEIC or PDF"
+SUPPORTED = ", ".join(list(_KIND_NAMES.values())[:-1]) + " or " + list(_KIND_NAMES.values())[-1]  # for messages
 # ISO base media files (AVIF, HEIC) name what they hold by brand in their first box
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
