@@ -798,7 +798,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export_orient)
 
     p = sub.add_parser("eval", help="accuracy and speed of polyocr, Tesseract and RapidOCR on the same pages")
-    p.add_argument("dir", nargs="?", help="realdev build (index.tsv) or folder of <name>.png|jpg|tif + <name>.txt")
+    p.add_argument("dir", nargs="?", help="realdev build (index.tsv) or folder of <name>.<image|pdf> (one page each) + <name>.txt")
     p.add_argument("--generated", action="store_true", help="held-out generated pages instead of DIR")
     p.add_argument("--langs", type=_langs, default=None, help="comma-separated languages (default: all present)")
     p.add_argument("--lang", default=None, help="language of a plain folder's pages that have no <name>.lang")

@@ -61,6 +61,7 @@ class Engine(Protocol):
     name: str
     version: str
     parallel: bool      # True: pages may be read by several threads at once (each call is its own process)
+    decodes_all: bool   # True: reads every input type upright itself; else it gets eval.raster's PNG of odd files
 
     def supports(self, language: str) -> bool:
         """Whether the engine has a model for the language (False → n/a in the tables)."""
@@ -85,6 +86,7 @@ class OursEngine:
     """
 
     name = "polyocr"
+    decodes_all = True
 
     def __init__(self, threads: int = 2, parallel: bool = False, processes: int = 0, accurate: bool = False) -> None:
         import polyocr
@@ -199,6 +201,7 @@ class TesseractEngine:
     name: str = field(init=False)
     version: str = field(init=False)
     parallel = True
+    decodes_all = False
 
     def __post_init__(self) -> None:
         self.name = "tesseract-unified" if self.unified else "tesseract"
@@ -243,6 +246,7 @@ class RapidOCREngine:
 
     name = "rapidocr"
     parallel = False
+    decodes_all = False
     LANGUAGES = ("en", "zh-Hans", "zh-Hant", "ja")   # what the bundled recogniser's dictionary covers
 
     def __init__(self, threads: int = 2) -> None:

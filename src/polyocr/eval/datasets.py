@@ -5,8 +5,8 @@ engine is run on the same list and scored against the same text, so a loader's o
 produce that list. Three sources:
 
 * a realdev build (``index.tsv`` + ``<id>.png`` + ``<id>.txt``; see ``shared/realdev/README.md``);
-* any folder of ``<name>.<png|jpg|jpeg|tif|tiff>`` + ``<name>.txt`` (+ ``<name>.lang``, or one
-  language for the whole folder);
+* any folder of ``<name>.<image or pdf>`` (any type ``polyocr read`` takes, one page each) +
+  ``<name>.txt`` (+ ``<name>.lang``, or one language for the whole folder);
 * held-out generated pages (held-out fonts and held-out corpus lines), rendered once into a cache
   folder; the ground truth is the page model's text in reading order (``Page.text``).
 
@@ -33,13 +33,13 @@ from PIL import Image
 
 from polyocr.fileio import atomic_write
 from polyocr.languages import LANGUAGES
+from polyocr.pipeline.inputs import SUFFIXES, SUPPORTED
 
 if TYPE_CHECKING:
     from polyocr.synth.page import PageSample
 
 __all__ = [
     "EvalPage",
-    "IMAGE_SUFFIXES",
     "load_realdev",
     "hidden_lines",
     "load_folder",
@@ -47,8 +47,6 @@ __all__ = [
     "generate_heldout_pages",
     "limit_per_language",
 ]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -168,7 +166,7 @@ def load_folder(folder: str | Path, language: str | None = None) -> list[EvalPag
     if language is not None:
         language = _check_language(language, "--lang")
     pages = []
-    for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+    for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES):
         truth = image.with_suffix(".txt")
         if not truth.is_file():
             continue
@@ -181,7 +179,7 @@ def load_folder(folder: str | Path, language: str | None = None) -> list[EvalPag
             raise ValueError(f"{image}: no {lang_file.name} and no language given (--lang)")
         pages.append(EvalPage(image.stem, image, truth.read_text(encoding="utf-8"), lang))
     if not pages:
-        raise FileNotFoundError(f"{folder}: no <name>.png|jpg|tif with a <name>.txt beside it")
+        raise FileNotFoundError(f"{folder}: no page file ({SUPPORTED}) with a <name>.txt beside it")
     return pages
 
 

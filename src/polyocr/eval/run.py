@@ -20,11 +20,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from polyocr.eval.baselines import Engine
 from polyocr.eval.datasets import EvalPage
 from polyocr.eval.metrics import TextScore, score_text
+from polyocr.eval.raster import baseline_images
 from polyocr.fileio import atomic_write
 
 __all__ = ["PageResult", "EngineRun", "CpuMonitor", "run_engine", "run_engines"]
@@ -119,8 +120,11 @@ def _own_cpu_s() -> float:
 
 
 def run_engine(engine: Engine, pages: Sequence[EvalPage], out: Path, workers: int = 1,
-               echo: Callable[[str], None] | None = None) -> EngineRun:
-    """Read every page the engine supports, write predictions and timing, score against the truth."""
+               echo: Callable[[str], None] | None = None, images: Mapping[str, Path] | None = None) -> EngineRun:
+    """Read every page the engine supports, write predictions and timing, score against the truth.
+
+    ``images``: the file each page is read from by an engine that does not decode every input type
+    itself (:func:`polyocr.eval.raster.baseline_images`); the page's own file when absent."""
     folder = Path(out) / engine.name
     folder.mkdir(parents=True, exist_ok=True)
     todo = [p for p in pages if engine.supports(p.language)]
@@ -128,9 +132,10 @@ def run_engine(engine: Engine, pages: Sequence[EvalPage], out: Path, workers: in
     run = EngineRun(engine.name, engine.version, pages=len(todo), workers=workers)
 
     def one(page: EvalPage) -> tuple[EvalPage, str, float, str]:
+        path = page.image if engine.decodes_all or images is None else images.get(page.id, page.image)
         t0 = time.perf_counter()
         try:
-            text, err = engine.read(page.image, page.language, page.vertical), ""
+            text, err = engine.read(path, page.language, page.vertical), ""
         except Exception as exc:  # one bad page must not lose the whole run; it is scored as empty
             text, err = "", f"{type(exc).__name__}: {exc}"
         return page, text, time.perf_counter() - t0, err
@@ -155,8 +160,15 @@ def run_engine(engine: Engine, pages: Sequence[EvalPage], out: Path, workers: in
 
 def run_engines(engines: Sequence[Engine], pages: Sequence[EvalPage], out: str | Path, workers: int = 1,
                 echo: Callable[[str], None] | None = None) -> list[EngineRun]:
-    """Every engine over the same pages, one engine at a time."""
+    """Every engine over the same pages, one engine at a time; files a baseline may decode otherwise
+    than we do are decoded once, before any engine runs, into ``OUT/_pages`` (see :mod:`polyocr.eval.raster`)."""
     if echo is None:
         def echo(msg: str) -> None:
             print(msg, file=sys.stderr, flush=True)
-    return [run_engine(e, pages, Path(out), workers=workers, echo=echo) for e in engines]
+    images = None
+    if any(not e.decodes_all for e in engines):
+        images = baseline_images(pages, Path(out) / "_pages")
+        decoded = sum(1 for p in pages if images[p.id] != Path(p.image))
+        if decoded:
+            echo(f"{decoded} page file(s) decoded to PNG for the baselines in {Path(out) / '_pages'}")
+    return [run_engine(e, pages, Path(out), workers=workers, echo=echo, images=images) for e in engines]
