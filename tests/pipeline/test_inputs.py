@@ -254,6 +254,15 @@ def test_avif_and_heic_photos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     sideways = _save(img.transpose(Image.Transpose.ROTATE_90), tmp_path / "sideways.heic", "HEIF", exif=exif.tobytes())
     (page,) = load_pages(sideways)
     assert page.image.size == img.size
+    frames = [text_image(f"shot {i}") for i in range(3)]   # a HEIC of several images: each is a page, as in a TIFF
+    frames[0].save(tmp_path / "burst.heic", save_all=True, append_images=frames[1:], quality=90)
+    pages = list(load_pages(tmp_path / "burst.heic"))
+    assert [p.index for p in pages] == [0, 1, 2]
+    for p, f in zip(pages, frames):
+        assert np.abs(np.asarray(p.image.convert("L")).astype(int) - np.asarray(f.convert("L")).astype(int)).mean() < 4
+    assert [p.index for p in load_pages(tmp_path / "burst.heic", pages=PageSelection.parse("3"))] == [2]
+    with pytest.raises(InputError, match="3 pages, over the 2-page limit"):
+        next(load_pages(tmp_path / "burst.heic", limits=InputLimits(max_pages=2)))
     assert detect_type(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2") is None        # an MP4
     monkeypatch.setitem(sys.modules, "pillow_heif", None)                   # as if not installed
     with pytest.raises(InputError, match=r"photo.heic: HEIC images need the pillow-heif package") as err:

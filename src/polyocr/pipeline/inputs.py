@@ -49,7 +49,7 @@ _KIND_NAMES = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WebP", "bm
                "pnm": "PNM", "jp2": "JPEG 2000", "avif": "AVIF", "heic": "HEIC", "pdf": "PDF"}
 _PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WEBP", "bmp": "BMP", "gif": "GIF",
                 "pnm": "PPM", "jp2": "JPEG2000", "avif": "AVIF", "heic": "HEIF"}
-_MULTI_FRAME = ("tiff", "gif")          # their frames are pages
+_MULTI_FRAME = ("tiff", "gif", "heic")  # their frames (a HEIC's top-level images, in file order) are pages
 SUPPORTED = ", ".join(list(_KIND_NAMES.values())[:-1]) + " or " + list(_KIND_NAMES.values())[-1]  # for messages
 # ISO base media files (AVIF, HEIC) name what they hold by brand in their first box
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
@@ -87,12 +87,12 @@ class InputLimits:
 
     max_bytes: int = 200_000_000       # file or buffer size
     max_pixels: int = 100_000_000      # per page, from the header (images) or page size x dpi (PDF)
-    max_pages: int = 2000              # TIFF or GIF frames, or PDF pages
+    max_pages: int = 2000              # TIFF or GIF frames, HEIC images, or PDF pages
 
 
 @dataclass(frozen=True)
 class PageSelection:
-    """Which pages of a PDF, multi-page TIFF or GIF to read: inclusive 1-based spans, ``None`` as a span's
+    """Which pages of a PDF, multi-page TIFF, GIF or HEIC to read: inclusive 1-based spans, ``None`` as a span's
     end running to the last page. Pages are read in document order, each once, however the spans
     were written ("7,1-3" reads 1, 2, 3, 7).
 

@@ -81,7 +81,7 @@ class ReadOptions:
     page_images: bool = False  # json only: put each decoded page in Page.image as a data: URI
     accurate: bool = False     # doubtful Korean, Arabic, traditional Chinese lines read at a second width too
     raw_confidence: bool = False  # the recogniser's raw scores instead of calibrated confidences
-    pages: PageSelection | None = None  # pages of a PDF, multi-page TIFF or GIF to read (None: all)
+    pages: PageSelection | None = None  # pages of a PDF, multi-page TIFF, GIF or HEIC to read (None: all)
 
 
 def _bool(name: str, value: str) -> bool:
