@@ -251,3 +251,54 @@ def test_raw_confidence_keeps_the_recognisers_scores(tmp_path: Path) -> None:
     assert mean(raw) > mean(cal)
     hocr = (tmp_path / "raw" / f"{sample.stem}.hocr").read_text(encoding="utf-8")
     assert f"x_wconf {round(raw.lines[0].words[0].confidence * 100)}" in hocr
+
+
+def _piped(args: list[str | os.PathLike[str]], data: bytes | None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`polyocr read - ...` with ``data`` on stdin (None: stdin is a pseudo-terminal, as typed at a shell)."""
+    cmd = [str(POLYOCR), "read", "-", *map(os.fspath, args)]
+    if data is not None:
+        return subprocess.run(cmd, input=data, capture_output=True, env=ENV, timeout=timeout)
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        return subprocess.run(cmd, stdin=follower, capture_output=True, env=ENV, timeout=timeout)
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
+def test_a_file_piped_in_is_read_like_the_file(corpus: tuple[Path, list[tuple[Path, str | None]]], tmp_path: Path) -> None:
+    """`polyocr read -` reads the bytes piped in: the same text as the file, every format under -o
+    (the searchable PDF of a piped PDF keeps its pages), and one line for each way it can go wrong;
+    a terminal on stdin is refused at once rather than waited on."""
+    page = tmp_path / "page.png"
+    text_image("The quick brown fox jumps over the lazy dog.", (1654, 400)).save(page)
+    from_file = polyocr("read", "-f", "json", page)
+    piped = _piped(["-f", "json"], page.read_bytes())
+    assert piped.returncode == 0, piped.stderr
+    a, b = Document.from_json(from_file.stdout), Document.from_json(piped.stdout.decode())
+    assert b.source == "<stdin>" and a.text == b.text and _similar(b.text, "The quick brown fox jumps over the lazy dog.") > 0.8
+    root, _ = corpus
+    out = tmp_path / "out"
+    proc = _piped(["--pdf-text", "-o", out, "-f", "text,pdf,json"], (root / "two-pages.pdf").read_bytes())
+    assert proc.returncode == 0, proc.stderr
+    assert "<stdin>: 2 pages read" in proc.stdout.decode()
+    assert (out / "stdin.txt").read_text() == "First page text\fSecond page text\n"
+    assert subprocess.run(["pdftotext", out / "stdin.pdf", "-"], capture_output=True, text=True).stdout.split() == \
+        ["First", "page", "text", "Second", "page", "text"]
+    proc = _piped(["-o", out, "-f", "overlay"], page.read_bytes())
+    assert proc.returncode == 0 and (out / "stdin.overlay-0001.png").is_file(), proc.stderr
+    with Image.open(out / "stdin.overlay-0001.png") as im:
+        assert im.size == (1654, 400)
+    cases = [([], b"", "<stdin>: empty input"),
+             ([], os.fsencode(page) + b"\n", "<stdin>: not a supported file type"),   # a path piped in is not a file
+             ([], page.read_bytes()[:300], "<stdin>: damaged or truncated PNG"),
+             ([page], page.read_bytes(), "must be the only source"),
+             (["-f", "pdf"], page.read_bytes(), "writes files: give -o OUTDIR"),
+             ([], None, "stdin is a terminal")]
+    for extra, data, expected in cases:
+        proc = _piped(extra, data, timeout=60)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2 and err.count("\n") == 1 and expected in err, (extra, err)
+        assert "Traceback" not in err and proc.stdout == b""

@@ -20,6 +20,7 @@ from polyocr.languages import LANGUAGES
 
 if TYPE_CHECKING:
     from polyocr.pipeline.inputs import PageSelection
+    from polyocr.pipeline.pipeline import ReadConfig
 
 __all__ = ["main"]
 
@@ -553,6 +554,8 @@ def cmd_read(args: argparse.Namespace) -> int:
                     languages=args.lang or (), pages=args.pages, threads=max(1, min(2, (os.cpu_count() or 1) // args.workers)))
     if args.accurate:
         rc = rc.accurate()
+    if STDIN in args.sources:
+        return _read_stdin(args, rc)
     problems: list[str] = []
     sources = expand_sources(args.sources, on_error=lambda name, why: problems.append(f"{name}: {why}"),
                              exclude=[args.out] if args.out else ())
@@ -578,6 +581,50 @@ def cmd_read(args: argparse.Namespace) -> int:
                                                  backend="ray" if args.ray else "local"), unreadable=problems)
     print(f"{summary.describe()}; outputs in {args.out}")
     return summary.exit_code
+
+
+STDIN = "-"   # `polyocr read -`: the file piped in (./- names a file called "-")
+
+
+def _stdin_bytes(limit: int) -> bytes:
+    """The file piped in. A terminal is refused, not waited on; the type is checked here so that
+    piped text never passes for a path (the bytes API reads a path given as bytes)."""
+    from polyocr.pipeline.inputs import SUPPORTED, detect_type
+
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        raise UsageError("'-' reads an image or PDF piped in (polyocr read - < scan.png); stdin is a terminal")
+    data = stream.buffer.read(limit + 1)
+    if not data:
+        raise UsageError("<stdin>: empty input (nothing was piped in)")
+    if len(data) > limit:
+        raise UsageError(f"<stdin>: over the {limit / 1e6:.0f} MB limit")
+    if detect_type(data[:1024]) is None:
+        raise UsageError(f"<stdin>: not a supported file type (expected {SUPPORTED})")
+    return data
+
+
+def _read_stdin(args: argparse.Namespace, rc: ReadConfig) -> int:
+    """``polyocr read -``: text (or one format) on stdout, or every format under ``-o`` as ``stdin.*``."""
+    from polyocr.formats import WRITERS
+    from polyocr.pipeline.batch import BatchConfig, read_document, write_document
+
+    if args.sources != [STDIN]:
+        raise UsageError("'-' (standard input) must be the only source")
+    if args.out is None and (len(args.format) != 1 or args.format[0] not in WRITERS):
+        raise UsageError(f"-f {','.join(args.format)} writes files: give -o OUTDIR (stdout takes one of "
+                         f"{', '.join(WRITERS)})")
+    cfg = BatchConfig(out=Path(args.out or "."), formats=args.format, password=args.password)
+    data = _stdin_bytes(cfg.limits.max_bytes)
+    doc = read_document(data, rc, password=args.password, limits=cfg.limits, name="<stdin>")
+    if args.out is None:
+        sys.stdout.write(WRITERS[args.format[0]](doc))
+        return 0
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    written = write_document(doc, data, "stdin", rc, cfg, overlays=True)
+    print(f"<stdin>: {len(doc.pages)} page{'s' if len(doc.pages) != 1 else ''} read; wrote {', '.join(written)} "
+          f"in {args.out}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -834,14 +881,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("read", help="OCR images and PDFs: text on stdout, or files with -o")
-    p.add_argument("sources", nargs="+", help="files, folders (recursive), globs or @list.txt (one path per line)")
+    p.add_argument("sources", nargs="+", help="files, folders (recursive), globs, @list.txt (one path per line) or - (a file piped in)")
     p.add_argument("-o", "--out", default=None, help="output folder (needed for several sources or file formats)")
     p.add_argument("-f", "--format", type=_formats, default=("text",),
                    help="comma-separated: text,json,hocr,alto,pagexml,pdf,overlay (default text)")
     p.add_argument("--dpi", type=_positive, default=200, help="PDF rendering resolution")
     p.add_argument("--pdf-text", action="store_true", help="use a PDF's own text layer instead of OCR where it has one")
     p.add_argument("--pages", type=_pages, default=None, metavar="LIST",
-                   help="pages of PDFs and multi-page TIFFs to read, counting from 1, e.g. 1-3,7,10- (default all)")
+                   help="pages of PDFs, multi-page TIFFs, GIFs and HEICs to read, counting from 1, e.g. 1-3,7,10- (default all)")
     p.add_argument("--password", default=os.environ.get("POLYOCR_PDF_PASSWORD"),
                    help="password of encrypted PDFs (default $POLYOCR_PDF_PASSWORD)")
     p.add_argument("--order", choices=("learned", "xycut"), default="learned", help="reading-order method")

@@ -41,7 +41,7 @@ from polyocr.pipeline.inputs import InputError, InputLimits, PageImages, display
 from polyocr.pipeline.pipeline import ReadConfig
 
 __all__ = ["BatchConfig", "BatchSummary", "SourceResult", "PageReader", "ReaderFactory", "Journal",
-           "default_factory", "run_batch", "read_document", "output_names", "FORMAT_SUFFIXES",
+           "default_factory", "run_batch", "read_document", "write_document", "output_names", "FORMAT_SUFFIXES",
            "ALL_FORMATS", "JOURNAL_NAME"]
 
 FORMAT_SUFFIXES = {"text": ".txt", "json": ".json", "hocr": ".hocr", "alto": ".alto.xml",
@@ -287,24 +287,35 @@ class _Runner:
             del item
         result.pages = len(pages)
         doc = Document(pages=pages, source=display_name(path))
-        result.outputs = _write_outputs(doc, path, name, rc, cfg)
+        result.outputs = write_document(doc, path, name, rc, cfg)
         # The checkpoint goes once the journal says the source is done (run_batch), not before:
         # a kill in between must not make a resumed run read these pages again.
 
 
-def _write_outputs(doc: Document, path: str, name: str, rc: ReadConfig, cfg: BatchConfig) -> list[str]:
+def write_document(doc: Document, source: str | bytes, name: str, rc: ReadConfig, cfg: BatchConfig,
+                   overlays: bool = False) -> list[str]:
+    """Write ``doc``, read from ``source`` (a path, or the bytes of a piped file), as ``cfg.out/name``
+    in every format of ``cfg.formats``; returns the names written. ``overlays``: draw the overlay PNGs
+    too (a batch draws them page by page as it reads, so its pages need not be decoded again)."""
     from polyocr.formats import searchable_pdf, write
 
     written: list[str] = []
     for fmt in cfg.formats:
         if fmt == "overlay":
+            if overlays:
+                from polyocr.formats.overlay import to_overlay_png
+
+                images = PageImages(source, len(doc.pages), dpi=rc.dpi, limits=cfg.limits, password=cfg.password,
+                                    pages=rc.pages)
+                for page, image in zip(doc.pages, images):
+                    atomic_write(_overlay_path(cfg.out, name, page.index), to_overlay_png(page, image))
             written += [_overlay_path(cfg.out, name, p.index).name for p in doc.pages]
             continue
         target = cfg.out / f"{name}{FORMAT_SUFFIXES[fmt]}"
         if fmt == "pdf":   # a PDF keeps its own pages under the text; images become JPEG pages
-            images = PageImages(path, len(doc.pages), dpi=rc.dpi, limits=cfg.limits, password=cfg.password,
+            images = PageImages(source, len(doc.pages), dpi=rc.dpi, limits=cfg.limits, password=cfg.password,
                                 pages=rc.pages)                        # decoded again only if needed
-            atomic_write(target, searchable_pdf(doc, path, images, cfg.password))
+            atomic_write(target, searchable_pdf(doc, source, images, cfg.password))
         else:
             write(doc, fmt, target)
         written.append(target.name)
@@ -312,15 +323,16 @@ def _write_outputs(doc: Document, path: str, name: str, rc: ReadConfig, cfg: Bat
     return [os.path.join(parent, w) if parent else w for w in written]
 
 
-def read_document(source: str | os.PathLike[str], read_config: ReadConfig | None = None,
+def read_document(source: str | os.PathLike[str] | bytes, read_config: ReadConfig | None = None,
                   factory: ReaderFactory = default_factory, password: str | None = None,
-                  limits: InputLimits = InputLimits()) -> Document:
-    """One source → Document, without writing anything (``polyocr read FILE`` to stdout)."""
+                  limits: InputLimits = InputLimits(), name: str = "<bytes>") -> Document:
+    """One source → Document, without writing anything (``polyocr read FILE`` to stdout); ``name``
+    stands for a bytes source (``<stdin>``)."""
     rc = read_config or ReadConfig()
     reader: PageReader | None = None
     pages = []
     for item in load_pages(source, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=limits, password=password,
-                           pages=rc.pages):
+                           pages=rc.pages, name=name):
         if item.text_layer is not None:
             page = item.text_layer
         else:
@@ -328,7 +340,7 @@ def read_document(source: str | os.PathLike[str], read_config: ReadConfig | None
             page = reader.read_image(item.image, item.index, item.dpi)
         page.index = item.index
         pages.append(page)
-    return Document(pages=pages, source=display_name(source) if not isinstance(source, bytes) else "<bytes>")
+    return Document(pages=pages, source=name if isinstance(source, (bytes, bytearray)) else display_name(source))
 
 
 # --------------------------------------------------------------------------------------------

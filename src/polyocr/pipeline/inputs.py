@@ -205,21 +205,21 @@ class _Source:
     data: bytes | None = None
 
 
-def _open_source(source: str | os.PathLike[str] | bytes, limits: InputLimits) -> _Source:
+def _open_source(source: str | os.PathLike[str] | bytes, limits: InputLimits, label: str = "<bytes>") -> _Source:
     """Check the file (or buffer) and detect its type; raises InputError for anything unreadable."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if detect_type(data[:1024]) is None and _looks_like_path(data):
             return _open_source(os.fsdecode(data), limits)
         if not data:
-            raise InputError("<bytes>: empty input", "empty")
+            raise InputError(f"{label}: empty input", "empty")
         if len(data) > limits.max_bytes:
-            raise InputError(f"<bytes>: {len(data) / 1e6:.0f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit",
+            raise InputError(f"{label}: {len(data) / 1e6:.0f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit",
                              "too_large")
         kind = detect_type(data[:1024])
         if kind is None:
-            raise InputError(f"<bytes>: unsupported data (expected {SUPPORTED})", "unsupported")
-        return _Source("<bytes>", kind, data=data)
+            raise InputError(f"{label}: unsupported data (expected {SUPPORTED})", "unsupported")
+        return _Source(label, kind, data=data)
     path = os.fspath(source)
     name = display_name(path)
     try:
@@ -553,7 +553,8 @@ def _group_lines(lines: list[list[tuple[str, tuple[float, float, float, float]]]
 
 def load_pages(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray, dpi: float = 200,
                pdf_text: bool = False, limits: InputLimits = InputLimits(),
-               password: str | None = None, pages: PageSelection | None = None) -> Iterator[PageImage]:
+               password: str | None = None, pages: PageSelection | None = None,
+               name: str = "<bytes>") -> Iterator[PageImage]:
     """Yield the pages of ``source`` one at a time as upright 8-bit RGB images.
 
     ``source`` is a path (str, PathLike or, for non-UTF-8 names, bytes), the file's bytes, a PIL
@@ -561,7 +562,8 @@ def load_pages(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray
     PDF page also carries the PDF's own text layer as a Page in pixel coordinates. Raises
     :class:`InputError` (a ValueError) for anything that cannot be read, possibly after earlier
     pages were yielded (a damaged page 7 of a TIFF). ``pages`` reads only those pages (a single image
-    is page 1); their ``index`` stays the page's place in the source.
+    is page 1); their ``index`` stays the page's place in the source. ``name`` stands for a bytes
+    source in messages and ``PageImage.source`` (``<stdin>`` for a piped file).
     """
     if not (isinstance(dpi, (int, float)) and 10 <= dpi <= 1200):
         raise InputError(f"dpi must be between 10 and 1200, got {dpi!r}", "invalid")
@@ -580,7 +582,7 @@ def load_pages(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray
     if not isinstance(source, (str, bytes, bytearray, memoryview, os.PathLike)):
         raise InputError(f"cannot read a {type(source).__name__}: give a path, bytes, a PIL image or an array",
                          "invalid")
-    src = _open_source(source, limits)
+    src = _open_source(source, limits, name)
     if src.kind == "pdf":
         yield from _pdf_pages(src, float(dpi), pdf_text, limits, password, pages)
     else:
