@@ -175,7 +175,8 @@ def test_pdf_upload_to_pdf_keeps_its_own_pages(client: httpx.Client) -> None:
 
 def test_415_400_and_413(client: httpx.Client, server) -> None:
     _error(_read(client, b"just some text, not an image", "notes.txt"), 415, "unsupported_media_type")
-    _error(client.post("/v1/read", content=png_bytes(), headers={"content-type": "image/png"}), 415)
+    _error(client.post("/v1/read", content=png_bytes(), headers={"content-type": "text/plain"}), 415,
+           "unsupported_media_type")
     truncated = png_bytes(800, 600)
     body = _error(_read(client, truncated[: len(truncated) // 2], "cut.png"), 400, "undecodable")
     assert "cut.png" in body["message"] and str(server.tmp_root) not in body["message"]
@@ -205,6 +206,39 @@ def test_415_400_and_413(client: httpx.Client, server) -> None:
     frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
     message = _error(_read(client, buf.getvalue(), "four.tif"), 413, "too_large")["message"]
     assert "3-page limit (read fewer with the pages field)" in message and "--pages" not in message
+
+
+def test_a_raw_body_is_the_file(client: httpx.Client, server) -> None:
+    """`curl --data-binary @page.png -H 'Content-Type: image/png'`: the body is the file, options in
+    the query string, the name from Content-Disposition when sent; the same limits and answers."""
+    form = _read(client, png_bytes(), format="json")
+    for ctype in ("image/png", "application/octet-stream", "image/jpeg; charset=binary"):
+        raw = client.post("/v1/read?format=json", content=png_bytes(), headers={"content-type": ctype})
+        assert raw.status_code == 200, (ctype, raw.text)
+        a, b = Document.from_json(form.content), Document.from_json(raw.content)
+        assert b.text == a.text and b.source == "upload", ctype
+    named = client.post("/v1/read?format=text", content=png_bytes(),
+                        headers={"content-type": "image/png", "content-disposition": 'inline; filename="../../x/scan.png"'})
+    assert named.status_code == 200 and named.text == "Hello world\n\nשלום עולם\n"
+    assert named.headers["content-disposition"] == 'inline; filename="scan.txt"'
+    _error(client.post("/v1/read?format=docx", content=png_bytes(), headers={"content-type": "image/png"}), 422)
+    _error(client.post("/v1/read", content=b"", headers={"content-type": "image/png"}), 400, "empty")
+    _error(client.post("/v1/read", content=b"plain words", headers={"content-type": "application/octet-stream"}),
+           415, "unsupported_media_type")
+    _error(client.post("/v1/read", content=png_bytes() + b"\0" * (1 << 20), headers={"content-type": "image/png"}),
+           413, "too_large")
+
+    def chunks():
+        for _ in range(40):
+            yield b"\0" * 65536
+
+    _error(client.post("/v1/read", content=chunks(), headers={"content-type": "application/octet-stream"}),
+           413, "too_large")
+    spec = client.get("/openapi.json").json()["paths"]["/v1/read"]["post"]
+    assert {"multipart/form-data", "application/octet-stream", "application/pdf", "image/*"} <= \
+        set(spec["requestBody"]["content"])
+    assert {p["name"] for p in spec["parameters"] if p["in"] == "query"} >= {"format", "pages", "lang", "dpi"}
+    assert list(server.tmp_root.iterdir()) == []
 
 
 def test_filename_never_becomes_a_path(client: httpx.Client, tmp_path: Path) -> None:
@@ -334,6 +368,8 @@ def test_real_pipeline_reads_generated_page(generated_page, tmp_path: Path) -> N
         assert len(words & found) >= 3, (sorted(words)[:20], doc.text[:400])
         t = c.post("/v1/read", files={"file": (image.name, image.read_bytes())}, data={"format": "text"})
         assert t.status_code == 200 and t.headers["content-type"].startswith("text/plain") and t.text.strip()
+        raw = c.post("/v1/read?format=text", content=image.read_bytes(), headers={"content-type": "image/jpeg"})
+        assert raw.status_code == 200 and raw.text == t.text
 
 
 def test_per_request_pipelines_share_the_models_and_carry_the_options() -> None:

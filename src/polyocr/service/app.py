@@ -1,6 +1,6 @@
 """``polyocr serve``: the HTTP API and the web page, one process, the pipeline loaded once.
 
-Endpoints: ``POST /v1/read`` (multipart upload → json/text/hocr/alto/pagexml/pdf), ``GET /health``,
+Endpoints: ``POST /v1/read`` (multipart upload or raw body → json/text/hocr/alto/pagexml/pdf), ``GET /health``,
 ``GET /version``, ``GET /openapi.json``, ``GET /docs`` (a plain page rendering the OpenAPI
 document, no CDN) and the web page at ``/``. Errors are JSON ``{"error": {"code", "message"}}``.
 
@@ -281,7 +281,8 @@ async def _read(state: _State, request: Request, t0: float) -> Response:
     try:
         try:  # a client that trickles its body must not hold a connection and a folder forever
             upload = await asyncio.wait_for(read_upload(request.stream(), request.headers.get("content-type", ""),
-                                                        folder, config.max_upload_bytes, declared),
+                                                        folder, config.max_upload_bytes, declared,
+                                                        request.headers.get("content-disposition", "")),
                                             timeout=config.timeout_s)
         except asyncio.TimeoutError:
             raise ApiError(408, "upload_timeout", f"the upload took longer than {config.timeout_s:g} s") from None
@@ -330,7 +331,7 @@ _OPTION_SCHEMA: dict[str, Any] = {
     "order": {"type": "string", "enum": ["learned", "xycut"], "default": "learned"},
     "orientation": {"type": "boolean", "default": True, "description": "detect page rotation"},
     "lang": {"type": "string", "description": f"comma-separated hints from {', '.join(LANGUAGES)}"},
-    "pages": {"type": "string", "description": "pages of a PDF or multi-page TIFF to read, counting from 1, "
+    "pages": {"type": "string", "description": "pages of a PDF, multi-page TIFF, GIF or HEIC to read, counting from 1, "
                                                "e.g. 1-3,7,10- (default all)"},
     "page_images": {"type": "boolean", "default": False,
                     "description": "json only: each page image as a data: URI in Page.image"},
@@ -341,11 +342,17 @@ _OPTION_SCHEMA: dict[str, Any] = {
                  "description": "read doubtful Korean, Arabic and traditional Chinese lines at a second width "
                                 "too (fewer errors; those pages take about twice as long)"},
 }
+_RAW_BODY: dict[str, Any] = {"schema": {"type": "string", "format": "binary",
+                                         "description": f"{SUPPORTED}; options as query parameters"}}
 _READ_OPENAPI: dict[str, Any] = {
-    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["file"],
-        "properties": {"file": {"type": "string", "format": "binary",
-                                "description": SUPPORTED}, **_OPTION_SCHEMA}}}}},
+    "requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary",
+                                    "description": SUPPORTED}, **_OPTION_SCHEMA}}},
+        "application/octet-stream": _RAW_BODY, "image/*": _RAW_BODY, "application/pdf": _RAW_BODY}},
+    "parameters": [{"name": name, "in": "query", "required": False, "schema": schema}
+                   for name, schema in _OPTION_SCHEMA.items()],
 }
 _ERR = {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "object", "properties": {
     "code": {"type": "string"}, "message": {"type": "string"}}}}}}}

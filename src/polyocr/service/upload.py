@@ -1,4 +1,9 @@
-"""Streaming multipart reader: the uploaded file goes to a private folder, size checked as it arrives.
+"""Streaming upload reader: the uploaded file goes to a private folder, size checked as it arrives.
+
+Two ways to send the file: a ``multipart/form-data`` form (a part named ``file``, options as
+further fields), as the web page and ``curl -F`` send it, or the request body itself
+(``Content-Type: application/octet-stream``, ``image/*`` or ``application/pdf``; options in the
+query string), as ``curl --data-binary`` and most HTTP client libraries send a file by default.
 
 Starlette's own form parser spools files to the system temp folder and has no size limit for
 files, so the service parses ``multipart/form-data`` itself with ``python_multipart``'s push
@@ -56,17 +61,25 @@ def clean_filename(name: str, limit: int = 120) -> str:
     return name[:limit] or "upload"
 
 
+def _is_raw(ctype: bytes) -> bool:
+    return ctype in (b"application/octet-stream", b"application/pdf") or ctype.startswith(b"image/")
+
+
 async def read_upload(stream: AsyncIterator[bytes], content_type: str, folder: Path,
-                      max_bytes: int, declared_length: int | None = None) -> Upload:
-    """Parse a ``multipart/form-data`` body into ``folder``; exactly one file part named ``file``.
+                      max_bytes: int, declared_length: int | None = None, disposition: str = "") -> Upload:
+    """Read the request's file into ``folder``: a ``multipart/form-data`` body with exactly one file
+    part named ``file``, or a raw body (its name from a ``Content-Disposition`` header, if any).
 
     Raises UploadError 413 as soon as the file (or the body) passes ``max_bytes``, 400 for a
-    malformed body and 415 for a body that is not multipart at all.
+    malformed body and 415 for a body that is neither.
     """
     ctype, params = parse_options_header(content_type)
+    if _is_raw(ctype):
+        return await _read_body(stream, folder, max_bytes, declared_length, disposition)
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):
         raise UploadError(415, "unsupported_media_type",
-                          "send the file as multipart/form-data with a part named 'file'")
+                          "send the file as multipart/form-data with a part named 'file', or as the request body "
+                          "with Content-Type application/octet-stream, image/* or application/pdf")
     body_limit = max_bytes + _FRAMING
     if declared_length is not None and declared_length > body_limit:
         raise UploadError(413, "too_large", f"upload is over the limit of {_mib(max_bytes)}")
@@ -100,6 +113,30 @@ async def read_upload(stream: AsyncIterator[bytes], content_type: str, folder: P
     if not state.file_seen:
         raise UploadError(400, "bad_request", "no file: send it in a form part named 'file'")
     return Upload(path=state.path, filename=state.filename, size=state.file_bytes, fields=state.fields)
+
+
+async def _read_body(stream: AsyncIterator[bytes], folder: Path, max_bytes: int, declared_length: int | None,
+                     disposition: str) -> Upload:
+    """The whole body is the file."""
+    if declared_length is not None and declared_length > max_bytes:
+        raise UploadError(413, "too_large", f"upload is over the limit of {_mib(max_bytes)}")
+    _, params = parse_options_header(disposition)
+    filename = params.get(b"filename")
+    state = _PartState(folder / UPLOAD_NAME, max_bytes)
+    received = 0
+    try:
+        async for chunk in stream:
+            received += len(chunk)
+            if received > max_bytes:
+                raise UploadError(413, "too_large", f"upload is over the limit of {_mib(max_bytes)}")
+            state.buffer += chunk
+            if len(state.buffer) >= _FLUSH:
+                await asyncio.to_thread(state.flush)
+        await asyncio.to_thread(state.close)
+    finally:
+        state.abort()
+    return Upload(path=state.path, filename=clean_filename(filename.decode("utf-8", "replace") if filename else ""),
+                  size=received)
 
 
 def _mib(n: int) -> str:
