@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -46,11 +48,18 @@ class Crash(BaseException):
 
 
 class CrashingReader(InkReader):
+    """Crashes on the page read after ``limit`` of them, counted over every reader of the run (a
+    batch has one per thread count: one-page sources, and the pages of longer ones side by side)."""
+
     limit = 0
+    done = 0
+    lock = threading.Lock()
 
     def read_image(self, image: Image.Image, index: int = 0, dpi: float = 0.0) -> Page:
-        if self.calls >= CrashingReader.limit:
-            raise Crash()
+        with CrashingReader.lock:
+            if CrashingReader.done >= CrashingReader.limit:
+                raise Crash()
+            CrashingReader.done += 1
         return super().read_image(image, index, dpi)
 
 
@@ -128,7 +137,7 @@ def test_crash_then_resume_reads_each_page_once(tmp_path: Path) -> None:
     sources = sorted(files.values())
     cfg = BatchConfig(out=out, formats=("json",), progress=False)
     # Order: a.pdf (2 pages), a.png, b.jpg, sub/c.webp, sub/scan.tif (3 pages): crash inside the TIFF.
-    CrashingReader.limit = 2 + 1 + 1 + 1 + 2
+    CrashingReader.limit, CrashingReader.done = 2 + 1 + 1 + 1 + 2, 0
     with pytest.raises(Crash):
         run_batch(sources, ReadConfig(dpi=100), cfg, factory=CrashingReader)
     assert not (out / "sub" / "scan.json").exists()  # the unfinished source has no output yet...

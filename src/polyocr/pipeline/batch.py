@@ -25,11 +25,12 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
@@ -37,7 +38,8 @@ from PIL import Image
 
 from polyocr.document import Document, Page
 from polyocr.fileio import atomic_write
-from polyocr.pipeline.inputs import InputError, InputLimits, PageImages, display_name, load_pages
+from polyocr.pipeline.inputs import InputError, InputLimits, PageImage, PageImages, display_name, load_pages
+from polyocr.pipeline.pages import in_order, side_by_side
 from polyocr.pipeline.pipeline import ReadConfig
 
 __all__ = ["BatchConfig", "BatchSummary", "SourceResult", "PageReader", "ReaderFactory", "Journal",
@@ -230,21 +232,40 @@ class _FatalError(RuntimeError):
     """The pipeline itself cannot be built: every source would fail the same way."""
 
 
+class _Readers:
+    """The page readers of one process, built on first need (a ``pdf_text`` run over PDFs never loads
+    the models): one with ``threads``-thread sessions for one-page sources, and one of one thread
+    each to read the pages of a longer source ``threads`` at a time (:mod:`polyocr.pipeline.pages`)."""
+
+    def __init__(self, factory: ReaderFactory, read_config: ReadConfig,
+                 error: type[Exception] | None = None) -> None:
+        self.factory, self.read_config, self.error = factory, read_config, error
+        self._built: dict[int, PageReader] = {}
+        self._lock = threading.Lock()
+
+    def get(self, at_once: int = 1) -> PageReader:
+        threads = 1 if at_once > 1 else self.read_config.threads
+        with self._lock:          # pages read side by side ask for it at the same moment
+            if threads not in self._built:
+                try:
+                    self._built[threads] = self.factory(replace(self.read_config, threads=threads))
+                except Exception as exc:  # noqa: BLE001 - reported once, stops the batch
+                    if self.error is None:
+                        raise
+                    raise self.error(f"cannot load the pipeline: {type(exc).__name__}: {exc}") from exc
+            return self._built[threads]
+
+
 class _Runner:
     """Reads sources one at a time in one process; builds the reader on first need and keeps it."""
 
     def __init__(self, factory: ReaderFactory, read_config: ReadConfig, config: BatchConfig) -> None:
         self.factory, self.read_config, self.config = factory, read_config, config
         self.journal = Journal(config.out / JOURNAL_NAME)
-        self._reader: PageReader | None = None
+        self._readers = _Readers(factory, read_config, _FatalError)
 
-    def reader(self) -> PageReader:
-        if self._reader is None:
-            try:
-                self._reader = self.factory(self.read_config)
-            except Exception as exc:  # noqa: BLE001 - reported once, stops the batch
-                raise _FatalError(f"cannot load the pipeline: {type(exc).__name__}: {exc}") from exc
-        return self._reader
+    def reader(self, at_once: int = 1) -> PageReader:
+        return self._readers.get(at_once)
 
     def run(self, path: str, name: str) -> SourceResult:
         key = os.path.abspath(path)
@@ -266,14 +287,20 @@ class _Runner:
         check = _Checkpoint(cfg.out / PARTIAL_DIR / name, _fingerprint(path, rc), keep=cfg.resume)
         overlay = "overlay" in cfg.formats
         pages: list[Page] = []
-        for item in load_pages(path, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=cfg.limits, password=cfg.password,
-                               pages=rc.pages):
+        items, at_once = side_by_side(load_pages(path, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=cfg.limits,
+                                                 password=cfg.password, pages=rc.pages), rc.threads)
+
+        def one(item: PageImage) -> tuple[Page, bool]:
             page = check.load(item.index)
-            fresh = page is None
-            if page is None:
-                page = item.text_layer if item.text_layer is not None else \
-                    self.reader().read_image(item.image, item.index, item.dpi)
-                page.index = item.index
+            if page is not None:
+                return page, False
+            page = item.text_layer if item.text_layer is not None else \
+                self.reader(at_once).read_image(item.image, item.index, item.dpi)
+            page.index = item.index
+            return page, True
+
+        for item, (page, fresh) in in_order(one, items, at_once):
+            if fresh:
                 result.pages_read += 1
             target = _overlay_path(cfg.out, name, item.index)
             if overlay and (fresh or not target.exists()):
@@ -329,17 +356,17 @@ def read_document(source: str | os.PathLike[str] | bytes, read_config: ReadConfi
     """One source → Document, without writing anything (``polyocr read FILE`` to stdout); ``name``
     stands for a bytes source (``<stdin>``)."""
     rc = read_config or ReadConfig()
-    reader: PageReader | None = None
-    pages = []
-    for item in load_pages(source, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=limits, password=password,
-                           pages=rc.pages, name=name):
-        if item.text_layer is not None:
-            page = item.text_layer
-        else:
-            reader = reader or factory(rc)
-            page = reader.read_image(item.image, item.index, item.dpi)
+    readers = _Readers(factory, rc)
+    items, at_once = side_by_side(load_pages(source, dpi=rc.dpi, pdf_text=rc.pdf_text, limits=limits,
+                                             password=password, pages=rc.pages, name=name), rc.threads)
+
+    def one(item: PageImage) -> Page:
+        page = item.text_layer if item.text_layer is not None else \
+            readers.get(at_once).read_image(item.image, item.index, item.dpi)
         page.index = item.index
-        pages.append(page)
+        return page
+
+    pages = [page for _, page in in_order(one, items, at_once)]
     return Document(pages=pages, source=name if isinstance(source, (bytes, bytearray)) else display_name(source))
 
 

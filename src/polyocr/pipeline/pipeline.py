@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,7 +48,7 @@ from polyocr.pipeline.constrain import constrain_page, page_constraints
 from polyocr.pipeline.homoglyph import unify_reading
 from polyocr.pipeline.quotes import typed_quotes
 from polyocr.pipeline.language import page_languages
-from polyocr.pipeline.inputs import PageSelection
+from polyocr.pipeline.inputs import PageImage, PageSelection
 from polyocr.pipeline.order import skew_angle, vertical_page
 from polyocr.pipeline.skew import (AGREE, DESKEW_FROM, DESKEW_GAIN, LOOK_FROM, LOW_COVER, ink_coverage, ink_skew,
                                    level_page, page_skew, quad_tilt, whole_length)
@@ -479,6 +480,23 @@ class Pipeline:
         self.rescoring = RescoreConfig(weight=config.lm_weight)   # the first reading and a reread judged alike
         self.calibration = load_calibration(config.weights) if config.calibrated else None
         self.margin = CROP_MARGIN
+        self._single: Pipeline | None = None
+        self._single_lock = threading.Lock()
+        self._base: Pipeline | None = None    # read(): the cached pipeline this one shares its models with
+
+    def single_threaded(self) -> "Pipeline":
+        """This pipeline with sessions of one thread each, to read ``config.threads`` pages of one
+        source at once (:mod:`polyocr.pipeline.pages`); itself when it already runs on one thread.
+        Built on first need; the language models and calibration are shared (cached by path)."""
+        if self.config.threads <= 1:
+            return self
+        if self._base is not None:           # reading pages does not depend on dpi, pdf_text or pages
+            return self._base.single_threaded()
+        with self._single_lock:
+            if self._single is None:
+                self._single = Pipeline(replace(self.config, threads=1), orderer=self.orderer,
+                                        orientation=self.orientation)   # both on one thread already
+            return self._single
 
     # -- orientation --------------------------------------------------------------------------------
 
@@ -780,15 +798,21 @@ class Pipeline:
         """A file path, bytes, PIL image or array (a PDF or multi-page TIFF gives several pages)."""
         from polyocr.pipeline.inputs import load_pages
 
+        from polyocr.pipeline.pages import in_order, side_by_side
+
         cfg = self.config
-        pages: list[Page] = []
-        for item in load_pages(source, dpi=cfg.dpi, pdf_text=cfg.pdf_text, pages=cfg.pages):
+        items, at_once = side_by_side(load_pages(source, dpi=cfg.dpi, pdf_text=cfg.pdf_text, pages=cfg.pages),
+                                      cfg.threads)
+        reader = self.single_threaded() if at_once > 1 else self
+
+        def one(item: PageImage) -> Page:
             if cfg.pdf_text and item.text_layer is not None:
                 page = item.text_layer
                 page.index = item.index
-            else:
-                page = self.read_image(item.image, index=item.index, dpi=item.dpi)
-            pages.append(page)
+                return page
+            return reader.read_image(item.image, index=item.index, dpi=item.dpi)
+
+        pages = [page for _, page in in_order(one, items, at_once)]
         name = os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else ""
         return Document(pages=pages, source=name, meta={"engine": "polyocr"})
 
@@ -879,5 +903,7 @@ def read(source: Any, **options: Any) -> Document:
         _PIPELINES[key] = Pipeline(key)
     pipe = _PIPELINES[key]
     if (cfg.dpi, cfg.pdf_text, cfg.pages) != (pipe.config.dpi, pipe.config.pdf_text, pipe.config.pages):
-        pipe = Pipeline(cfg, pipe.detector, pipe.recognizer, pipe.orderer, pipe.orientation)
+        base = pipe
+        pipe = Pipeline(cfg, base.detector, base.recognizer, base.orderer, base.orientation)
+        pipe._base = base
     return pipe.read(source)
