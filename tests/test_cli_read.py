@@ -302,3 +302,17 @@ def test_a_file_piped_in_is_read_like_the_file(corpus: tuple[Path, list[tuple[Pa
         err = proc.stderr.decode()
         assert proc.returncode == 2 and err.count("\n") == 1 and expected in err, (extra, err)
         assert "Traceback" not in err and proc.stdout == b""
+
+
+def test_white_lettering_on_a_transparent_image_is_read(tmp_path: Path) -> None:
+    """A PNG exported for a dark slide: white letters, alpha for the ink, nothing else. Laid on white
+    paper it would be blank; it is read as dark lettering on white."""
+    import numpy as np
+
+    ink = np.asarray(text_image("The quick brown fox jumps over the lazy dog.", (1654, 400)).convert("L")) < 128
+    rgba = np.full(ink.shape + (4,), 255, np.uint8)
+    rgba[..., 3] = np.where(ink, 255, 0)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "slide-title.png")
+    proc = polyocr("read", tmp_path / "slide-title.png")
+    _no_traceback(proc)
+    assert proc.returncode == 0 and _similar(proc.stdout, "The quick brown fox jumps over the lazy dog.") > 0.8, proc.stdout

@@ -112,6 +112,21 @@ def test_pixel_modes_become_rgb_without_clipping(tmp_path: Path) -> None:
     (page,) = load_pages(_save(la, tmp_path / "la.png", "PNG"))
     assert (np.asarray(page.image)[15] == 255).all()
 
+    # White lettering on a see-through image (exported for dark slides) would vanish on white paper:
+    # its colours are inverted first, dark lettering on white. Black lettering is left as it is, and
+    # so is an image with its own opaque paper, whatever colour its transparent edge would take.
+    ink = np.asarray(text_image("White lettering", (500, 80)).convert("L")) < 128
+    for colour, lettering in ((255, 0), (0, 0)):
+        rgba = np.zeros(ink.shape + (4,), np.uint8)
+        rgba[..., :3], rgba[..., 3] = colour, np.where(ink, 255, 0)
+        (page,) = load_pages(_save(Image.fromarray(rgba, "RGBA"), tmp_path / f"ink{colour}.png", "PNG"))
+        arr = np.asarray(page.image.convert("L"))
+        assert (arr[ink] == lettering).all() and (arr[~ink] == 255).all(), colour
+    framed = np.full((40, 40, 4), 255, np.uint8)            # white opaque paper, a see-through border
+    framed[:4, :, 3] = framed[-4:, :, 3] = 0
+    (page,) = load_pages(_save(Image.fromarray(framed, "RGBA"), tmp_path / "framed.png", "PNG"))
+    assert (np.asarray(page.image) == 255).all()
+
     pal = Image.new("P", (10, 10), 1)
     pal.putpalette([0, 0, 0, 10, 200, 10] + [0] * 762)
     pal.putpixel((0, 0), 0)

@@ -258,7 +258,8 @@ def _looks_like_path(data: bytes) -> bool:
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
-    """Any PIL mode → 8-bit RGB; transparency over white, 16-bit and float scaled, not clipped."""
+    """Any PIL mode → 8-bit RGB; transparency over white (light lettering on a see-through image
+    inverted first), 16-bit and float scaled, not clipped."""
     mode = im.mode
     if mode.startswith("I") or mode == "F":
         arr = np.asarray(im, dtype=np.float64)
@@ -279,9 +280,22 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         im = im.convert("RGBA")
     if im.mode == "RGBA":
         paper = Image.new("RGB", im.size, (255, 255, 255))
-        paper.paste(im, mask=im.getchannel("A"))
+        drawn = ImageOps.invert(im.convert("RGB")) if _light_ink(im) else im
+        paper.paste(drawn, mask=im.getchannel("A"))
         return paper
     return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _light_ink(im: Image.Image) -> bool:
+    """Whether a transparent image is mostly see-through and what it draws is light: white lettering
+    exported for dark slides or video. Over white paper it would vanish, so its colours are inverted
+    first (dark lettering on white, what the models read best; a white-on-black line reads worse).
+    An image with its own opaque paper is left as it is."""
+    alpha = np.asarray(im.getchannel("A"))
+    if not alpha.size or (alpha < 128).mean() <= 0.5:
+        return False
+    weight = alpha.astype(np.float64)
+    return float((np.asarray(im.convert("L"), np.float64) * weight).sum() / max(weight.sum(), 1.0)) > 160
 
 
 def _from_array(arr: np.ndarray) -> Image.Image:
