@@ -449,3 +449,25 @@ def test_histogram_median_and_ink_rows_match_the_sorting_ones() -> None:
     line = np.full((30, 200), 250, np.uint8)
     line[11:19, 20:180] = 10
     assert ink_extent(line) == ink_extent(line.astype(np.float32)) == (11, 18)
+
+
+def test_light_lettering_on_a_dark_ground_is_turned_dark_on_light():
+    """Dark slides, dark-mode screenshots, reversed headings: the crop is inverted before scaling, so
+    the recogniser sees the polarity nearly all its training lines have; other crops are left alone."""
+    from polyocr.pipeline.recognize import DARK_GROUND, dark_on_light
+
+    from render_util import render
+
+    line = render("Quarterly revenue grew by 12%", lang="en", size=28)          # dark ink, light paper
+    assert dark_on_light(line) is line
+    assert np.array_equal(dark_on_light(255 - line), line)                       # white on black
+    heading = np.where(line < 128, 250, 40).astype(np.uint8)                     # white on a dark band
+    assert np.array_equal(dark_on_light(heading), 255 - heading)
+    assert np.array_equal(prepare_line(heading), prepare_line(255 - heading))
+    dim = np.where(line < 128, 10, DARK_GROUND - 20).astype(np.uint8)            # black on dark grey: dark ink
+    assert dark_on_light(dim) is dim
+    grey = np.where(line < 128, 255, DARK_GROUND + 10).astype(np.uint8)           # white on mid grey: left
+    assert dark_on_light(grey) is grey
+    rec = Recognizer(threads=1)                                                   # real ONNX inference
+    texts = [r.text for r in rec.recognize([line, 255 - line, heading])]
+    assert texts == ["Quarterly revenue grew by 12%"] * 3, texts
