@@ -146,6 +146,19 @@ def test_arabic_page_is_right_to_left(res, pipe):
     assert sum(ln.direction == "rtl" for ln in page.lines) >= 0.9 * len(page.lines)
 
 
+def test_a_dark_page_reads_as_its_light_original(res, pipe):
+    """A negative (a dark slide, a dark-mode screenshot) is turned dark on light before detection: the
+    same lines, text and polygons as the page itself. A dark band on a light page is not turned."""
+    sample = _page(res, "ru", "prose")
+    page = pipe.read_image(sample.image)
+    negative = pipe.read_image(255 - np.asarray(sample.image))
+    assert negative.text == page.text and ned(page.text, sample.page.text) < 0.2
+    assert [ln.polygon for ln in negative.lines] == [ln.polygon for ln in page.lines]
+    banded = np.array(sample.image)
+    banded[:40] = 0                                   # a black bar across the top: still a light page
+    assert ned(pipe.read_image(banded).text, page.text) < 0.05
+
+
 def test_empty_page_gives_no_lines(pipe):
     page = pipe.read_image(np.full((1754, 1240, 3), 255, np.uint8))
     assert page.lines == [] and page.blocks == []

@@ -56,7 +56,7 @@ from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score,
 from polyocr.pipeline.bilevel import SIGMA, soften_bilevel
 from polyocr.pipeline.confidence import load_calibration
 from polyocr.pipeline.reread import Window, doubtful_windows, splice
-from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, pad_batch, prepare_line, redecode,
+from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, light_on_dark, pad_batch, prepare_line, redecode,
                                         to_gray, with_direction)
 from polyocr.pipeline.runtime import cpu_session
 
@@ -673,7 +673,7 @@ class Pipeline:
 
     def read_image(self, image: Image.Image | np.ndarray, index: int = 0, dpi: float = 0.0) -> Page:
         """One page image → Page (polygons in the pixels of ``image`` as given)."""
-        rgb = soften_bilevel(_to_rgb(image), self.config.bilevel_blur)
+        rgb = soften_bilevel(_dark_on_light_page(_to_rgb(image)), self.config.bilevel_blur)
         page_h, page_w = rgb.shape[:2]
         t = _Timings()
         t0 = time.perf_counter()
@@ -870,6 +870,14 @@ def _to_rgb(image: Image.Image | np.ndarray) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[2] == 3:
         return np.ascontiguousarray(arr)
     raise ValueError(f"expected an H×W, H×W×3 or H×W×4 image, got shape {arr.shape}")
+
+
+def _dark_on_light_page(rgb: np.ndarray) -> np.ndarray:
+    """A page of light lettering on a dark ground (a dark slide, a dark-mode screenshot, a negative)
+    inverted, as the detector and recogniser were trained on dark on light. Judged on every fourth
+    pixel; lines of the other polarity on a page (a reversed heading) are turned by the recogniser."""
+    small = cv2.cvtColor(np.ascontiguousarray(rgb[::4, ::4]), cv2.COLOR_RGB2GRAY)
+    return cv2.bitwise_not(rgb) if small.size and light_on_dark(small) else rgb
 
 
 def _letterless(text: str) -> bool:

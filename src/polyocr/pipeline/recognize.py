@@ -64,7 +64,7 @@ from polyocr.bidi import resolve_levels, rtl_share, to_logical, visual_order
 from polyocr.charset import BLANK, SPACE, Charset
 from polyocr.pipeline.runtime import DEFAULT_WEIGHTS
 
-__all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "dark_on_light", "to_gray",
+__all__ = ["DEFAULT_WEIGHTS", "RecognizedLine", "Recognizer", "NoWeights", "prepare_line", "dark_on_light", "light_on_dark", "to_gray",
            "is_vertical", "ink_extent", "erase_rules", "cut_to_ink", "INK_MARGIN", "split_wide", "pad_batch", "plan_batches", "ctc_greedy", "ctc_greedy_frames", "finish_line", "stretch_factor", "STRETCH_BELOW", "STRETCH_TO", "MAX_STRETCH", "LineReading", "with_direction", "admitted_frames", "redecode", "infer_direction",
            "default_recognizer"]
 
@@ -278,18 +278,21 @@ def erase_rules(strip: np.ndarray, reach: float = 0.75, min_heights: float = 1.5
 DARK_GROUND = 110     # a crop whose median is darker than this may be light lettering on a dark ground
 
 
-def dark_on_light(gray: np.ndarray) -> np.ndarray:
-    """Light lettering on a dark ground (dark slides, dark-mode screenshots, reversed headings)
-    turned dark on light, the polarity nearly all training lines have. A ground is dark when the
-    crop's median is; the lettering is light when most of the ink, the pixels far from that median,
-    is lighter than it. An inverted page read at 0.0176 NED as it was and 0.0078 turned."""
+def light_on_dark(gray: np.ndarray) -> bool:
+    """Whether a gray image is light lettering on a dark ground: its median is dark, and most of its
+    ink (the pixels far from that median) is lighter than the median."""
     med = median_u8(gray)
     if med >= DARK_GROUND:
-        return gray
+        return False
     ink = cv2.absdiff(gray, med) > 48
-    if not ink.any() or np.count_nonzero(gray[ink] > med) * 2 <= np.count_nonzero(ink):
-        return gray
-    return cv2.bitwise_not(gray)
+    return bool(ink.any()) and np.count_nonzero(gray[ink] > med) * 2 > np.count_nonzero(ink)
+
+
+def dark_on_light(gray: np.ndarray) -> np.ndarray:
+    """Light lettering on a dark ground (dark slides, dark-mode screenshots, reversed headings)
+    turned dark on light, the polarity nearly all training lines have (``gray`` itself otherwise).
+    An inverted page read at 0.0176 NED as it was and 0.0078 turned."""
+    return cv2.bitwise_not(gray) if light_on_dark(gray) else gray
 
 
 def cut_to_ink(strip: np.ndarray, margin: float) -> np.ndarray:
