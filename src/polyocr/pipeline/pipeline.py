@@ -54,6 +54,7 @@ from polyocr.pipeline.skew import (AGREE, DESKEW_FROM, DESKEW_GAIN, LOOK_FROM, L
                                    level_page, page_skew, quad_tilt, whole_length)
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
 from polyocr.pipeline.bilevel import SIGMA, soften_bilevel
+from polyocr.pipeline.speckle import despeckle
 from polyocr.pipeline.confidence import load_calibration
 from polyocr.pipeline.reread import Window, doubtful_windows, splice
 from polyocr.pipeline.recognize import (DEFAULT_WEIGHTS, LineReading, NoWeights, Recognizer, light_on_dark, pad_batch, prepare_line, redecode,
@@ -116,6 +117,7 @@ class ReadConfig:
     min_confidence: float = 0.35        # lines the recogniser scores lower (raw) are dropped (noise, pictures)
     deskew: bool = True                 # turn a page tilted 2° or more level before reading (Pipeline._level)
     bilevel_blur: float = SIGMA         # σ in px of the blur a two-level scan gets before reading (pipeline.bilevel); 0: none
+    despeckle: bool = True              # replace salt-and-pepper dots of a noisy page by their median (pipeline.speckle)
     calibrated: bool = True             # word and line confidences as the chance of being right
                                         # (pipeline.confidence); False: the recogniser's raw scores
     join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
@@ -674,6 +676,8 @@ class Pipeline:
     def read_image(self, image: Image.Image | np.ndarray, index: int = 0, dpi: float = 0.0) -> Page:
         """One page image → Page (polygons in the pixels of ``image`` as given)."""
         rgb = soften_bilevel(_dark_on_light_page(_to_rgb(image)), self.config.bilevel_blur)
+        if self.config.despeckle:
+            rgb = despeckle(rgb)
         page_h, page_w = rgb.shape[:2]
         t = _Timings()
         t0 = time.perf_counter()
