@@ -471,3 +471,34 @@ def test_light_lettering_on_a_dark_ground_is_turned_dark_on_light():
     rec = Recognizer(threads=1)                                                   # real ONNX inference
     texts = [r.text for r in rec.recognize([line, 255 - line, heading])]
     assert texts == ["Quarterly revenue grew by 12%"] * 3, texts
+
+
+def test_a_blurred_line_is_sharpened_and_a_sharp_one_is_not(monkeypatch):
+    """Out-of-focus crops get an unsharp mask before reading; the blur estimate is in line heights,
+    so the same line at twice the size is judged alike. Real ONNX: the sharpened readings are closer
+    (at σ 2.6 line-height/32: 6 edits on these three lines against 12 unsharpened, when written)."""
+    import cv2
+
+    import polyocr.pipeline.recognize as recognize
+    from polyocr.eval.metrics import edit_distance
+    from polyocr.pipeline.recognize import BLURRED, blur_sigma, sharpen_blurred
+
+    from render_util import render
+
+    lines = {"ru": "Обращение к гражданам 2024", "zh-Hans": "我们今天在北京学习中文", "ko": "대한민국 헌법 제1조"}
+    crops = {lang: render(t, lang=lang, size=28) for lang, t in lines.items()}
+    line = crops["ru"]
+    big = cv2.resize(line, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    assert blur_sigma(line) < BLURRED and abs(blur_sigma(big) - blur_sigma(line)) < 0.5
+    assert sharpen_blurred(line) is line
+    soft = {lang: cv2.GaussianBlur(c, (0, 0), 2.6 * c.shape[0] / 32) for lang, c in crops.items()}
+    assert all(blur_sigma(c) > BLURRED and sharpen_blurred(c) is not c for c in soft.values())
+    assert all(blur_sigma(sharpen_blurred(c)) < blur_sigma(c) for c in soft.values())
+    rec = Recognizer(threads=1)
+
+    def edits() -> int:
+        return sum(edit_distance(r.text, lines[lang]) for r, lang in zip(rec.recognize(list(soft.values())), soft))
+
+    sharpened = edits()
+    monkeypatch.setattr(recognize, "BLURRED", float("inf"))
+    assert sharpened < edits()

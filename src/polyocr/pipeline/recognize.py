@@ -8,7 +8,7 @@ Conventions (recorded in ``model.json`` and checked when loading):
 
 * **Input.** Grayscale; light lettering on a dark ground turned dark on light (:func:`dark_on_light`:
   normalisation alone leaves such lines looking alike only up to sign, and the training data has few);
-  scaled to ``height`` px (32) keeping the aspect ratio, normalised per image to zero mean and unit
+  a crop blurred past ``BLURRED`` sharpened (:func:`sharpen_blurred`); scaled to ``height`` px (32) keeping the aspect ratio, normalised per image to zero mean and unit
   standard deviation, zero-padded on the right to the batch width. A line wider than
   ``max_width`` (1600 px = 50 heights, ~50 CJK characters) is read in pieces (:func:`split_wide`: cut
   at the emptiest columns near equal shares, each piece normalised on its own) whose frames are
@@ -295,6 +295,33 @@ def dark_on_light(gray: np.ndarray) -> np.ndarray:
     return cv2.bitwise_not(gray) if light_on_dark(gray) else gray
 
 
+BLURRED = 1.4       # estimated blur σ (in 32-px line heights) above which a crop is sharpened
+
+
+def blur_sigma(gray: np.ndarray) -> float:
+    """The Gaussian σ that would soften a sharp edge into this crop's sharpest edges, in units of
+    a 32-px line height: its contrast (5th to 95th percentile) over its 99th-percentile gradient,
+    times 1/√(2π). 0 for a crop with too little contrast to judge."""
+    g = gray.astype(np.float32)
+    lo, hi = np.percentile(g, (5, 95))
+    if hi - lo < 40:
+        return 0.0
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    top = float(np.percentile(cv2.magnitude(gx, gy), 99)) / 8.0
+    return float((hi - lo) / (max(top, 1e-3) * math.sqrt(2 * math.pi)) * 32.0 / min(gray.shape))
+
+
+def sharpen_blurred(gray: np.ndarray) -> np.ndarray:
+    """A crop blurred past ``BLURRED`` (a phone photo out of focus) sharpened by an unsharp mask of
+    σ 1.5 line-height/32 and weight 1; ``gray`` itself otherwise. Sharpening every crop costs sharp
+    ones more than it gives blurred ones (BENCHMARKS.md)."""
+    if min(gray.shape) < 4 or blur_sigma(gray) <= BLURRED:
+        return gray
+    soft = cv2.GaussianBlur(gray, (0, 0), 1.5 * min(gray.shape) / 32.0)
+    return cv2.addWeighted(gray, 2.0, soft, -1.0, 0)
+
+
 def cut_to_ink(strip: np.ndarray, margin: float) -> np.ndarray:
     """A gray strip (text running left to right) cut across to its ink plus ``margin`` × the ink's
     thickness on each side; never padded, so a crop already tighter than that is kept as it is."""
@@ -318,7 +345,7 @@ def prepare_line(image: Any, height: int = HEIGHT, vertical: bool | None = None,
     gray = to_gray(image)
     if gray.size == 0:
         raise ValueError("empty line image")
-    gray = dark_on_light(gray)
+    gray = sharpen_blurred(dark_on_light(gray))
     if vertical is None:
         vertical = is_vertical(gray.shape)
     if vertical:
