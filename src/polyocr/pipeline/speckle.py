@@ -33,18 +33,24 @@ _RING = np.ones((3, 3), np.uint8)
 _RING[1, 1] = 0
 
 
-def dots(gray: np.ndarray) -> np.ndarray:
-    """Boolean mask of the pixels darker or lighter than all eight neighbours by more than ``STEP``."""
+def _dot_map(gray: np.ndarray) -> np.ndarray:
+    """uint8, 255 where a pixel is a dot (saturating uint8 differences: no wider copies of the page)."""
     lowest = cv2.erode(gray, _RING, borderType=cv2.BORDER_REPLICATE)
     highest = cv2.dilate(gray, _RING, borderType=cv2.BORDER_REPLICATE)
-    g = gray.astype(np.int16)
-    return (g < lowest.astype(np.int16) - STEP) | (g > highest.astype(np.int16) + STEP)
+    dark = cv2.threshold(cv2.subtract(lowest, gray), STEP, 255, cv2.THRESH_BINARY)[1]
+    light = cv2.threshold(cv2.subtract(gray, highest), STEP, 255, cv2.THRESH_BINARY)[1]
+    return cv2.bitwise_or(dark, light)
+
+
+def dots(gray: np.ndarray) -> np.ndarray:
+    """Boolean mask of the pixels darker or lighter than all eight neighbours by more than ``STEP``."""
+    return _dot_map(np.ascontiguousarray(gray, dtype=np.uint8)) > 0
 
 
 def dot_share(rgb: np.ndarray) -> float:
     """The share of a page's pixels that are dots."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
-    return float(np.count_nonzero(dots(gray))) / max(gray.size, 1)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else np.ascontiguousarray(rgb, dtype=np.uint8)
+    return cv2.countNonZero(_dot_map(gray)) / max(gray.size, 1)
 
 
 def despeckle(rgb: np.ndarray, passes: int = 2) -> np.ndarray:
