@@ -19,7 +19,7 @@ import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
@@ -90,19 +90,14 @@ async def read_upload(stream: AsyncIterator[bytes], content_type: str, folder: P
                                  max_header_size=4096)
     except ValueError as exc:
         raise UploadError(400, "bad_request", f"malformed multipart body: {exc}") from None
-    received = 0
+    def parse(chunk: bytes) -> None:
+        try:
+            parser.write(chunk)
+        except ValueError as exc:  # python_multipart's ParseError is a ValueError
+            raise UploadError(400, "bad_request", f"malformed multipart body: {exc}") from None
+
     try:
-        async for chunk in stream:
-            received += len(chunk)
-            if received > body_limit:
-                raise UploadError(413, "too_large", f"upload is over the limit of {_mib(max_bytes)}")
-            try:
-                parser.write(chunk)
-            except ValueError as exc:  # python_multipart's ParseError is a ValueError
-                raise UploadError(400, "bad_request", f"malformed multipart body: {exc}") from None
-            state.check()
-            if len(state.buffer) >= _FLUSH:
-                await asyncio.to_thread(state.flush)
+        await _pump(stream, body_limit, max_bytes, state, parse)
         parser.finalize()
         if parser.state != MultipartState.END:
             raise UploadError(400, "bad_request", "multipart body ends before its closing boundary")
@@ -123,20 +118,29 @@ async def _read_body(stream: AsyncIterator[bytes], folder: Path, max_bytes: int,
     _, params = parse_options_header(disposition)
     filename = params.get(b"filename")
     state = _PartState(folder / UPLOAD_NAME, max_bytes)
-    received = 0
     try:
-        async for chunk in stream:
-            received += len(chunk)
-            if received > max_bytes:
-                raise UploadError(413, "too_large", f"upload is over the limit of {_mib(max_bytes)}")
-            state.buffer += chunk
-            if len(state.buffer) >= _FLUSH:
-                await asyncio.to_thread(state.flush)
+        received = await _pump(stream, max_bytes, max_bytes, state, state.buffer.extend)
         await asyncio.to_thread(state.close)
     finally:
         state.abort()
     return Upload(path=state.path, filename=clean_filename(filename.decode("utf-8", "replace") if filename else ""),
                   size=received)
+
+
+async def _pump(stream: AsyncIterator[bytes], limit: int, max_bytes: int, state: "_PartState",
+                take: Callable[[bytes], None]) -> int:
+    """Hand the body to ``take`` chunk by chunk, writing the file's buffered bytes out as they pass
+    ``_FLUSH``; 413 as soon as more than ``limit`` bytes came. Returns the bytes received."""
+    received = 0
+    async for chunk in stream:
+        received += len(chunk)
+        if received > limit:
+            raise UploadError(413, "too_large", f"upload is over the limit of {_mib(max_bytes)}")
+        take(chunk)
+        state.check()
+        if len(state.buffer) >= _FLUSH:
+            await asyncio.to_thread(state.flush)
+    return received
 
 
 def _mib(n: int) -> str:
