@@ -53,10 +53,20 @@ def dot_share(rgb: np.ndarray) -> float:
     return cv2.countNonZero(_dot_map(gray)) / max(gray.size, 1)
 
 
+def _bands(rgb: np.ndarray, n: int = 4) -> np.ndarray:
+    """``n`` horizontal bands spread over the page, an eighth of its height each, stacked: half the
+    pixels to judge the page's dot share on (dots are spread over the page, not gathered)."""
+    h = rgb.shape[0]
+    if h < 64:
+        return rgb
+    step, band = h // n, max(3, h // (2 * n))
+    return np.concatenate([rgb[i * step:i * step + band] for i in range(n)])
+
+
 def despeckle(rgb: np.ndarray, passes: int = 2) -> np.ndarray:
-    """``rgb`` with its dots replaced by their 3 × 3 median when it has more than ``NOISY`` of them,
-    else ``rgb`` itself."""
-    if rgb.size == 0 or min(rgb.shape[:2]) < 3 or dot_share(rgb) <= NOISY:
+    """``rgb`` with its dots replaced by their 3 × 3 median when it has more than ``NOISY`` of them
+    (judged on half the page, :func:`_bands`), else ``rgb`` itself."""
+    if rgb.size == 0 or min(rgb.shape[:2]) < 3 or dot_share(_bands(rgb)) <= NOISY:
         return rgb
     out = rgb.copy()
     for _ in range(passes):
