@@ -134,6 +134,24 @@ def test_gating_protects_small_text() -> None:
         assert sample_ink(rng, 20.0).op != "erode"
 
 
+def test_defocus_draws_stronger_blur_and_leaves_the_other_profiles_as_they_were() -> None:
+    """--degrade defocus: always a gaussian blur, up to 2.5 px and 0.12 text heights; the profiles of
+    "mixed" keep their 1.2 px / 0.06 bound, and the same seed still draws the same pages."""
+    rng = np.random.default_rng(5)
+    soft = [sample_degradations(rng, 1650, 2340, 30.0, profile="defocus") for _ in range(300)]
+    assert all(0.3 <= p.blur_sigma <= 2.5 for p in soft) and max(p.blur_sigma for p in soft) > 2.0
+    assert all(p.blur_sigma <= 0.12 * 10.0 for p in (sample_degradations(rng, 1650, 2340, 10.0, profile="defocus")
+                                                      for _ in range(100)))
+    photo = [sample_degradations(rng, 1650, 2340, 30.0, profile="photo") for _ in range(300)]
+    assert max(p.blur_sigma for p in photo) <= 1.2
+    again = sample_degradations(np.random.default_rng(123), 1650, 2340, 30.0, profile="mixed")
+    assert again == sample_degradations(np.random.default_rng(123), 1650, 2340, 30.0, profile="mixed")
+    assert again.profile in ("clean", "scan", "photo")          # defocus is asked for, never drawn by mixed
+    page, polys = _text_page(np.random.default_rng(3))
+    out, _ = apply_degradations(page, polys, soft[0])
+    assert out.shape == page.shape and not np.array_equal(out, page)
+
+
 def test_shape_dtype_and_json() -> None:
     rng = np.random.default_rng(5)
     page, polys = _text_page(rng)
