@@ -32,7 +32,7 @@ def side_by_side(items: Iterable[T], threads: int) -> tuple[Iterator[T], int]:
     return chain(head, it), (threads if len(head) > 1 and threads > 1 else 1)
 
 
-def in_order(fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: int | None = None) -> Iterator[tuple[T, R]]:
+def in_order(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, R]]:
     """``(item, fn(item))`` in item order, ``fn`` running in ``workers`` threads.
 
     An error from ``fn`` is raised where its item's result would have come. An error from ``items``
@@ -58,7 +58,7 @@ def in_order(fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: int 
                         yield done, future.result()
                     raise
                 pending.append((item, pool.submit(fn, item)))
-                if len(pending) >= (ahead or 2 * workers):
+                if len(pending) >= 2 * workers:
                     done, future = pending.popleft()
                     yield done, future.result()
             while pending:

@@ -801,7 +801,6 @@ class Pipeline:
     def read(self, source: Any) -> Document:
         """A file path, bytes, PIL image or array (a PDF or multi-page TIFF gives several pages)."""
         from polyocr.pipeline.inputs import load_pages
-
         from polyocr.pipeline.pages import in_order, side_by_side
 
         cfg = self.config
