@@ -587,19 +587,19 @@ STDIN = "-"   # `polyocr read -`: the file piped in (./- names a file called "-"
 
 
 def _stdin_bytes(limit: int) -> bytes:
-    """The file piped in. A terminal is refused, not waited on; the type is checked here so that
-    piped text never passes for a path (the bytes API reads a path given as bytes)."""
+    """The file piped in (an empty one is the reader's to refuse). A terminal is refused, not waited
+    on; a stream is read no further than one byte past ``limit``, so its size is only known here; the
+    type is checked here so that piped text never passes for a path (the bytes API reads a path given
+    as bytes)."""
     from polyocr.pipeline.inputs import SUPPORTED, detect_type
 
     stream = sys.stdin
     if stream is None or stream.isatty():
         raise UsageError("'-' reads an image or PDF piped in (polyocr read - < scan.png); stdin is a terminal")
     data = stream.buffer.read(limit + 1)
-    if not data:
-        raise UsageError("<stdin>: empty input (nothing was piped in)")
     if len(data) > limit:
         raise UsageError(f"<stdin>: over the {limit / 1e6:.0f} MB limit")
-    if detect_type(data[:1024]) is None:
+    if data and detect_type(data[:1024]) is None:
         raise UsageError(f"<stdin>: not a supported file type (expected {SUPPORTED})")
     return data
 
