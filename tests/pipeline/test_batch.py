@@ -63,6 +63,22 @@ class CrashingReader(InkReader):
         return super().read_image(image, index, dpi)
 
 
+class LateCrashReader(InkReader):
+    """Crashes on the 3-page TIFF's second page, but only once its third page, read beside it, has
+    finished: pages read side by side complete out of order."""
+
+    third_done = threading.Event()
+
+    def read_image(self, image: Image.Image, index: int = 0, dpi: float = 0.0) -> Page:
+        page = super().read_image(image, index, dpi)
+        if image.size == (400, 80):
+            LateCrashReader.third_done.set()
+        if image.size == (360, 80):
+            assert LateCrashReader.third_done.wait(30), "the third page was not read beside the second"
+            raise Crash()
+        return page
+
+
 class PickyReader(InkReader):
     """Fails on wide pages with an ordinary exception (a bug in one stage)."""
 
@@ -152,6 +168,21 @@ def test_crash_then_resume_reads_each_page_once(tmp_path: Path) -> None:
     # Without --resume everything is read again.
     fresh = run_batch(sources, ReadConfig(dpi=100), cfg, factory=InkReader)
     assert (fresh.skipped, fresh.pages) == (0, 8)
+
+
+def test_a_page_finished_beside_a_failing_one_is_kept(tmp_path: Path) -> None:
+    files = _folder(tmp_path / "in")
+    out = tmp_path / "out"
+    LateCrashReader.third_done.clear()
+    with pytest.raises(Crash):
+        run_batch([files["sub/scan.tif"]], ReadConfig(dpi=100, threads=2),
+                  BatchConfig(out=out, formats=("json",), progress=False), factory=LateCrashReader)
+    assert sorted(index for _, index in _page_events(out)) == [0, 2]
+    resumed = run_batch([files["sub/scan.tif"]], ReadConfig(dpi=100, threads=2),
+                        BatchConfig(out=out, formats=("json",), resume=True, progress=False), factory=InkReader)
+    assert (resumed.ok, resumed.pages) == (1, 1)      # only the page that failed is read again
+    doc = Document.from_json((out / "scan.json").read_text())
+    assert [p.lines[0].text.split(":")[0] for p in doc.pages] == ["320x80", "360x80", "400x80"]
 
 
 def test_one_bad_source_does_not_stop_the_batch(tmp_path: Path) -> None:

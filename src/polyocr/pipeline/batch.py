@@ -189,6 +189,7 @@ class _Checkpoint:
 
     def __init__(self, folder: Path, fingerprint: str, keep: bool) -> None:
         self.folder, self.fingerprint = folder, fingerprint
+        self._lock = threading.Lock()
         stamp = folder / "fingerprint"
         try:
             valid = keep and stamp.read_text() == fingerprint
@@ -204,9 +205,10 @@ class _Checkpoint:
             return None
 
     def save(self, page: Page) -> None:
-        if not (self.folder / "fingerprint").exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            _replace(self.folder / "fingerprint", self.fingerprint)
+        with self._lock:          # pages read side by side finish at the same moment
+            if not (self.folder / "fingerprint").exists():
+                self.folder.mkdir(parents=True, exist_ok=True)
+                _replace(self.folder / "fingerprint", self.fingerprint)
         _replace(self.folder / f"{page.index:05d}.json", json.dumps(page.to_dict(), ensure_ascii=False))
 
 
@@ -297,6 +299,10 @@ class _Runner:
             page = item.text_layer if item.text_layer is not None else \
                 self.reader(at_once).read_image(item.image, item.index, item.dpi)
             page.index = item.index
+            # Checkpointed here, as soon as it is read, not when its turn comes: pages read side by
+            # side finish out of order, and a failure on page 1 must not throw away a finished page 2.
+            check.save(page)
+            self.journal.append({"event": "page", "source": result.source, "index": item.index}, sync=False)
             return page, True
 
         for item, (page, fresh) in in_order(one, items, at_once):
@@ -307,9 +313,6 @@ class _Runner:
                 from polyocr.formats.overlay import to_overlay_png
 
                 atomic_write(target, to_overlay_png(page, item.image))
-            if fresh:
-                check.save(page)
-                self.journal.append({"event": "page", "source": result.source, "index": item.index}, sync=False)
             pages.append(page)
             del item
         result.pages = len(pages)
