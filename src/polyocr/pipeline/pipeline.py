@@ -54,6 +54,7 @@ from polyocr.pipeline.skew import (AGREE, DESKEW_FROM, DESKEW_GAIN, LOOK_FROM, L
                                    level_page, page_skew, quad_tilt, whole_length)
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
 from polyocr.pipeline.bilevel import SIGMA, soften_bilevel
+from polyocr.pipeline.shading import even_out
 from polyocr.pipeline.speckle import despeckle
 from polyocr.pipeline.confidence import load_calibration
 from polyocr.pipeline.reread import Window, doubtful_windows, splice
@@ -118,6 +119,7 @@ class ReadConfig:
     deskew: bool = True                 # turn a page tilted 2° or more level before reading (Pipeline._level)
     bilevel_blur: float = SIGMA         # σ in px of the blur a two-level scan gets before reading (pipeline.bilevel); 0: none
     despeckle: bool = True              # replace salt-and-pepper dots of a noisy page by their median (pipeline.speckle)
+    even_light: bool = True             # bring shaded paper of an unevenly lit photo up to the lit paper (pipeline.shading)
     calibrated: bool = True             # word and line confidences as the chance of being right
                                         # (pipeline.confidence); False: the recogniser's raw scores
     join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
@@ -675,7 +677,10 @@ class Pipeline:
 
     def read_image(self, image: Image.Image | np.ndarray, index: int = 0, dpi: float = 0.0) -> Page:
         """One page image → Page (polygons in the pixels of ``image`` as given)."""
-        rgb = soften_bilevel(_dark_on_light_page(_to_rgb(image)), self.config.bilevel_blur)
+        rgb = _dark_on_light_page(_to_rgb(image))
+        if self.config.even_light:            # after: a negative's dark margins are not shade
+            rgb = even_out(rgb)
+        rgb = soften_bilevel(rgb, self.config.bilevel_blur)
         if self.config.despeckle:
             rgb = despeckle(rgb)
         page_h, page_w = rgb.shape[:2]
