@@ -54,6 +54,7 @@ from polyocr.pipeline.skew import (AGREE, DESKEW_FROM, DESKEW_GAIN, LOOK_FROM, L
                                    level_page, page_skew, quad_tilt, whole_length)
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
 from polyocr.pipeline.bilevel import SIGMA, soften_bilevel
+from polyocr.pipeline.keystone import find_page, project, square_page
 from polyocr.pipeline.shading import even_out
 from polyocr.pipeline.speckle import despeckle
 from polyocr.pipeline.confidence import load_calibration
@@ -120,6 +121,7 @@ class ReadConfig:
     bilevel_blur: float = SIGMA         # σ in px of the blur a two-level scan gets before reading (pipeline.bilevel); 0: none
     despeckle: bool = True              # replace salt-and-pepper dots of a noisy page by their median (pipeline.speckle)
     even_light: bool = True             # bring shaded paper of an unevenly lit photo up to the lit paper (pipeline.shading)
+    keystone: bool = True               # a page photographed on a darker ground is cut out and drawn square (pipeline.keystone)
     calibrated: bool = True             # word and line confidences as the chance of being right
                                         # (pipeline.confidence); False: the recogniser's raw scores
     join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
@@ -677,13 +679,19 @@ class Pipeline:
 
     def read_image(self, image: Image.Image | np.ndarray, index: int = 0, dpi: float = 0.0) -> Page:
         """One page image → Page (polygons in the pixels of ``image`` as given)."""
-        rgb = _dark_on_light_page(_to_rgb(image))
+        rgb = _to_rgb(image)
+        page_h, page_w = rgb.shape[:2]
+        square = corners = None                   # the homography from a squared page back to the image
+        if self.config.keystone:                  # first: a desk around the page is neither a dark page nor shade
+            corners = find_page(rgb)
+            if corners is not None:
+                rgb, square = square_page(rgb, corners)
+        rgb = _dark_on_light_page(rgb)
         if self.config.even_light:            # after: a negative's dark margins are not shade
             rgb = even_out(rgb)
         rgb = soften_bilevel(rgb, self.config.bilevel_blur)
         if self.config.despeckle:
             rgb = despeckle(rgb)
-        page_h, page_w = rgb.shape[:2]
         t = _Timings()
         t0 = time.perf_counter()
         lines = self.detector.detect(rgb)
@@ -779,12 +787,14 @@ class Pipeline:
 
         def to_image(poly: Any) -> list[tuple[float, float]]:
             """A polygon of the upright frame in the pixels of the image as given: back through the
-            quarter turn, then the levelling turn, and kept on the page (a line at the edge reaches
+            quarter turn, the levelling turn and the squaring of a photographed page, and kept on the page (a line at the edge reaches
             past it by its crop margin)."""
             if k:
                 poly = _back(poly, k, (h, w))
             if back is not None:
                 poly = _affine(poly, back)
+            if square is not None:
+                poly = _poly(project(poly, square))
             return _on_page(poly, page_w, page_h)
 
         for b in blocks:
@@ -799,6 +809,8 @@ class Pipeline:
                     meta={"engine": "polyocr", "rotation": (k % 4) * 90, "deskew": round(float(np.degrees(tilt)), 2),
                           "seconds": {"detect": round(t.detect, 4), "orientation": round(t.rotate, 4),
                                       "recognize": round(t.recognize, 4), "order": round(t.order, 4)}})
+        if corners is not None:                   # where the photographed page was found, for the caller
+            page.meta["page_corners"] = [[round(float(x), 1), round(float(y), 1)] for x, y in corners]
         if self.calibration is not None:
             self.calibration.apply(page)
         return page.assign_ids()
