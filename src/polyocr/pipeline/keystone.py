@@ -106,8 +106,8 @@ def find_page(rgb: np.ndarray) -> np.ndarray | None:
     """The corners (top-left, top-right, bottom-right, bottom-left; float32 4 × 2, in the pixels of
     ``rgb``) of a page photographed on a darker ground, or None."""
     h, w = rgb.shape[:2]
-    step = max(1, int(max(h, w) // (2 * SIDE)))       # strided first: the resize is then cheap
-    small = rgb[::step, ::step]
+    step = max(1, int(max(h, w) // (2 * SIDE)))       # nearest first: the area resize is then cheap
+    small = cv2.resize(rgb, (max(1, w // step), max(1, h // step)), interpolation=cv2.INTER_NEAREST) if step > 1 else rgb
     f = min(1.0, SIDE / max(small.shape[:2]))
     gray = cv2.cvtColor(cv2.resize(small, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else small,
                         cv2.COLOR_RGB2GRAY)

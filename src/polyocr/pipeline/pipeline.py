@@ -54,6 +54,7 @@ from polyocr.pipeline.skew import (AGREE, DESKEW_FROM, DESKEW_GAIN, LOOK_FROM, L
                                    level_page, page_skew, quad_tilt, whole_length)
 from polyocr.pipeline.rescore import RescoreConfig, language_models, line_score, rescore_page
 from polyocr.pipeline.bilevel import SIGMA, soften_bilevel
+from polyocr.pipeline.focus import refocus
 from polyocr.pipeline.keystone import find_page, project, square_page
 from polyocr.pipeline.shading import even_out
 from polyocr.pipeline.speckle import despeckle
@@ -122,6 +123,7 @@ class ReadConfig:
     despeckle: bool = True              # replace salt-and-pepper dots of a noisy page by their median (pipeline.speckle)
     even_light: bool = True             # bring shaded paper of an unevenly lit photo up to the lit paper (pipeline.shading)
     keystone: bool = True               # a page photographed on a darker ground is cut out and drawn square (pipeline.keystone)
+    refocus: bool = True                # deconvolve a page blurred past 1.5 px before detection (pipeline.focus)
     calibrated: bool = True             # word and line confidences as the chance of being right
                                         # (pipeline.confidence); False: the recogniser's raw scores
     join_fragments: bool = True         # rejoin lines the detector split at wide (justified) word gaps
@@ -692,6 +694,8 @@ class Pipeline:
         rgb = soften_bilevel(rgb, self.config.bilevel_blur)
         if self.config.despeckle:
             rgb = despeckle(rgb)
+        if self.config.refocus:                   # after: dots and shade would mislead the blur estimate
+            rgb = refocus(rgb)
         t = _Timings()
         t0 = time.perf_counter()
         lines = self.detector.detect(rgb)

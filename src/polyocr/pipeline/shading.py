@@ -51,7 +51,9 @@ def paper_level(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
         flat = np.full((1, 1), float(gray.max()), np.float32)
         return flat, flat, flat, max(gray.shape)
     h, w = gray.shape
-    top = gray[:h // size * size, :w // size * size].reshape(h // size, size, w // size, size).max(axis=(1, 3))
+    # each cell's maximum: a dilation read at the cells' centres (a reshaped max is 3× slower)
+    top = np.ascontiguousarray(cv2.dilate(gray, np.ones((size, size), np.uint8))[size // 2::size, size // 2::size]
+                               [:h // size, :w // size])
     closed = cv2.morphologyEx(top, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     edged = cv2.medianBlur(closed, 15)
     paper = cv2.GaussianBlur(edged, (0, 0), 0.6).astype(np.float32)
@@ -60,8 +62,10 @@ def paper_level(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
 
 def even_out(rgb: np.ndarray) -> np.ndarray:
     """``rgb`` with shaded paper brought up to the brightest paper level, or ``rgb`` itself when the
-    page is evenly lit (nearly every page: the check costs ~10 ms on an A4 page at 200 dpi)."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    page is evenly lit (nearly every page: the check costs ~3 ms on an A4 page at 200 dpi)."""
+    # every other pixel: paper still shows between the strokes, and the check costs a quarter
+    half = cv2.resize(rgb, ((rgb.shape[1] + 1) // 2, (rgb.shape[0] + 1) // 2), interpolation=cv2.INTER_NEAREST)
+    gray = cv2.cvtColor(half, cv2.COLOR_RGB2GRAY)
     paper, edged, top, size = paper_level(gray)
     level = float(np.percentile(paper, 90))
     shaded = paper < DIM * level
@@ -74,8 +78,9 @@ def even_out(rgb: np.ndarray) -> np.ndarray:
     gain = np.maximum(np.float32(level) / np.maximum(paper, 8.0), 1.0)   # never darken: only shade is undone
     gain[keep] = 1.0
     gain = cv2.GaussianBlur(gain, (0, 0), 1.0)
-    h, w = gray.shape
-    full = cv2.resize(gain, (w // size * size, h // size * size), interpolation=cv2.INTER_LINEAR)
+    h, w = rgb.shape[:2]
+    size *= 2
+    full = cv2.resize(gain, (gain.shape[1] * size, gain.shape[0] * size), interpolation=cv2.INTER_LINEAR)[:h, :w]
     full = cv2.copyMakeBorder(full, 0, h - full.shape[0], 0, w - full.shape[1], cv2.BORDER_REPLICATE)
     out = rgb.astype(np.float32)
     out *= full[..., None]
