@@ -69,6 +69,36 @@ def test_pages_without_a_desk_are_left_alone():
     assert find_page(dark) is None
 
 
+def _hard_shadow(rgb: np.ndarray, x: int, depth: float = 0.55) -> np.ndarray:
+    mask = np.zeros(rgb.shape[:2], np.float32)
+    mask[:, :x] = 1.0
+    mask = cv2.GaussianBlur(mask, (0, 0), 12)
+    return (rgb * (1.0 - depth * mask)[..., None]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("guard", ["both", "frame", "ink"])
+def test_a_hands_shadow_is_no_page_edge(monkeypatch, guard):
+    """The lit part of a shaded page is lighter than the shaded part, with an edge between them: it
+    was once taken for the page, and the shaded text cut away. Either guard alone refuses it."""
+    import polyocr.pipeline.keystone as keystone
+
+    if guard == "frame":
+        monkeypatch.setattr(keystone, "MAX_INK", 1.0)                     # the ink guard off
+    if guard == "ink":
+        monkeypatch.setattr(keystone, "_framed_sides", lambda quad, shape: 0)   # the frame guard off
+    for name in ("ru-prose", "ko-form"):
+        assert find_page(_hard_shadow(_sample(name), 500)) is None, name
+
+
+def test_a_shaded_page_reads_whole():
+    page = _sample("ko-form")
+    truth = (SAMPLES / "ko-form.txt").read_text(encoding="utf-8")
+    pipe = Pipeline(ReadConfig())
+    shaded = pipe.read_image(_hard_shadow(page, 500))
+    assert "page_corners" not in shaded.meta
+    assert score_text(shaded.text, truth).ned_nows < score_text(pipe.read_image(page).text, truth).ned_nows + 0.03
+
+
 def test_squaring_undoes_the_photograph():
     page = _sample("ko-form")
     h, w = page.shape[:2]

@@ -18,7 +18,12 @@ page on a desk, or nothing is done:
 - its sides lie on edges of the image for most of their length (``MIN_SUPPORT``), as a hull drawn
   around scattered things does not;
 - the paper inside is clearly lighter than the ground outside (``MIN_STEP`` levels), which is not so
-  for a table frame on a page.
+  for a table frame on a page;
+- at least three of its sides are edges in the picture, not the frame: a hand's shadow across a page
+  also parts lit paper from darker ground, but only along one edge, and one edge says nothing of
+  the angle the page was seen at (cropping to the lit part lost the shaded text: 0.03 → 0.41 NED);
+- the ground outside is not written on (under ``MAX_INK`` of it darker than the closed image around it
+  by ``INK_STEP``), as shaded paper is (3-11 % of a hand's shadow on the held-out pages; 0 of a plain desk).
 
 The page is then warped to the rectangle its sides measure, and the caller maps polygons back
 through the inverse homography, so every polygon is still in the pixels of the image as given.
@@ -37,6 +42,8 @@ MAX_AREA = 0.97     # ...and at most this (a page filling the frame has nothing 
 MAX_SKEW = 25.0     # degrees a corner may be off a right angle
 MIN_SUPPORT = 0.7   # share of each side that must lie on an edge
 MIN_STEP = 40       # gray levels the paper must be lighter than its surround
+MAX_INK = 0.02      # share of the surround that may be ink (text on shaded paper is not a desk)...
+INK_STEP = 20       # ...ink being this many gray levels darker than the text-free copy
 
 
 def _corners(points: np.ndarray) -> np.ndarray:
@@ -102,6 +109,20 @@ def _refine(quad: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return refined if np.abs(refined - quad).max() < 12 else quad
 
 
+def _framed_sides(quad: np.ndarray, shape: tuple[int, ...]) -> int:
+    """How many sides of ``quad`` run along the image's own border (within 1.5 % of its size)."""
+    h, w = shape[:2]
+    tol = 0.015 * max(h, w)
+    count = 0
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        for axis, edge in ((0, 0.0), (0, w - 1.0), (1, 0.0), (1, h - 1.0)):
+            if abs(a[axis] - edge) < tol and abs(b[axis] - edge) < tol:
+                count += 1
+                break
+    return count
+
+
 def find_page(rgb: np.ndarray) -> np.ndarray | None:
     """The corners (top-left, top-right, bottom-right, bottom-left; float32 4 × 2, in the pixels of
     ``rgb``) of a page photographed on a darker ground, or None."""
@@ -143,6 +164,11 @@ def find_page(rgb: np.ndarray) -> np.ndarray | None:
         if inner.sum() == 0 or outer.sum() < 0.01 * area:
             continue
         if float(np.median(paper[inner])) < float(np.median(paper[outer])) + MIN_STEP:
+            continue
+        if _framed_sides(quad, gray.shape) > 1:
+            continue
+        ink = (paper.astype(np.int16) - gray) > INK_STEP        # strokes the closing took away
+        if float(ink[outer].mean()) > MAX_INK:
             continue
         return _refine(quad, edges) / np.float32(f)
     return None
