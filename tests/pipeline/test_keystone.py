@@ -64,6 +64,9 @@ def test_pages_without_a_desk_are_left_alone():
     card = np.full((1754, 1240, 3), DESK, np.uint8)       # a small card on the desk: too little of the photo
     card[700:1000, 450:800] = 235
     assert find_page(card) is None
+    viewer = np.full((1754, 1240, 3), 60, np.uint8)       # a document viewer: the page square on, upright
+    viewer[80:1680, 140:1100] = cv2.resize(_sample("en-columns"), (960, 1600), interpolation=cv2.INTER_AREA)
+    assert find_page(viewer) is None
     dark = np.full((1754, 1240, 3), 40, np.uint8)         # a page darker than its ground is no page on a desk
     dark[100:1650, 120:1120] = 25
     assert find_page(dark) is None

@@ -25,8 +25,11 @@ page on a desk, or nothing is done:
 - the ground outside is not written on (under ``MAX_INK`` of it darker than the closed image around it
   by ``INK_STEP``), as shaded paper is (3-11 % of a hand's shadow on the held-out pages; 0 of a plain desk).
 
-The page is then warped to the rectangle its sides measure, and the caller maps polygons back
-through the inverse homography, so every polygon is still in the pixels of the image as given.
+A page found square on and upright (each corner within ``UPRIGHT`` of its bounding box: a screenshot of
+a document viewer, a scan with a dark lid around the page) is left as it is: there is nothing to undo,
+and cropping would only cut away what lies around it. Any other is warped to the rectangle its sides
+measure, and the caller maps polygons back through the inverse homography, so every polygon is still
+in the pixels of the image as given.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ MAX_AREA = 0.97     # ...and at most this (a page filling the frame has nothing 
 MAX_SKEW = 25.0     # degrees a corner may be off a right angle
 MIN_SUPPORT = 0.7   # share of each side that must lie on an edge
 MIN_STEP = 40       # gray levels the paper must be lighter than its surround
+UPRIGHT = 0.01      # corners this close (share of the long side) to an upright box: left as it is
 MAX_INK = 0.02      # share of the surround that may be ink (text on shaded paper is not a desk)...
 INK_STEP = 20       # ...ink being this many gray levels darker than the text-free copy
 
@@ -167,6 +171,10 @@ def find_page(rgb: np.ndarray) -> np.ndarray | None:
             continue
         if _framed_sides(quad, gray.shape) > 1:
             continue
+        box = np.array([[quad[:, 0].min(), quad[:, 1].min()], [quad[:, 0].max(), quad[:, 1].min()],
+                        [quad[:, 0].max(), quad[:, 1].max()], [quad[:, 0].min(), quad[:, 1].max()]])
+        if np.abs(quad - box).max() < UPRIGHT * max(gray.shape):
+            return None                       # a page seen square on: nothing to undo, and nothing cut away
         ink = (paper.astype(np.int16) - gray) > INK_STEP        # strokes the closing took away
         if float(ink[outer].mean()) > MAX_INK:
             continue
