@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import io
 import json
 import signal
 import socket
@@ -18,7 +19,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from polyocr import __version__
 from polyocr.document import Document
@@ -390,3 +393,30 @@ def test_per_request_pipelines_share_the_models_and_carry_the_options() -> None:
     assert plain.calibrated and base.calibration is not None
     raw = configured(parse_options({"raw_confidence": "true"}))
     assert not raw.config.calibrated and raw.calibration is None and raw.recognizer is base.recognizer
+
+
+def test_a_long_upload_is_read_side_by_side_with_the_same_text(tmp_path: Path) -> None:
+    """A multi-page upload is read ``threads`` pages at a time on one-thread sessions, as `polyocr read`
+    reads a long PDF; a one-page upload keeps the shared two-thread pipeline. Pages come back in order,
+    each with the text the two-thread pipeline reads on its own."""
+    from polyocr.pipeline.pipeline import Pipeline, ReadConfig
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    frames = [Image.open(samples / f"{name}.jpg").convert("RGB").crop((0, 0, 1240, 700))
+              for name in ("en-columns", "ru-prose", "ko-form")]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_lzw")
+    pipeline = Pipeline(ReadConfig(threads=2))
+    cfg = ServiceConfig(port=0, log_level="warning", tmp_dir=str(tmp_path), threads=2)
+    with run_server(cfg, lambda: pipeline) as running, httpx.Client(base_url=running.url, timeout=300) as c:
+        one = io.BytesIO()
+        frames[0].save(one, format="PNG")
+        r = c.post("/v1/read", files={"file": ("one.png", one.getvalue())}, data={"format": "json"})
+        assert r.status_code == 200, r.text
+        assert pipeline._single is None                      # one page: the two-thread sessions
+        r = c.post("/v1/read", files={"file": ("scan.tif", buf.getvalue())}, data={"format": "json"})
+        assert r.status_code == 200, r.text
+        assert pipeline._single is not None                  # several: one-thread sessions, side by side
+    doc = Document.from_json(r.content)
+    assert [p.index for p in doc.pages] == [0, 1, 2]
+    assert [p.text for p in doc.pages] == [pipeline.read_image(np.asarray(f)).text for f in frames]

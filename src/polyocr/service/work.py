@@ -69,12 +69,16 @@ class Configured:
         if cfg is not None and hasattr(pipeline, "orderer"):
             self._orderers[cfg.order] = pipeline.orderer  # type: ignore[attr-defined]
 
-    def __call__(self, options: ReadOptions) -> PageReader:
+    def __call__(self, options: ReadOptions, side_by_side: bool = False) -> PageReader:
+        """The reader for ``options``; ``side_by_side``: one whose sessions run on one thread each, for
+        the pages of a long upload read ``threads`` at a time (:mod:`polyocr.pipeline.pages`)."""
         from polyocr.pipeline.pipeline import Pipeline
 
         base = self.base
         if not isinstance(base, Pipeline):
             return base
+        if side_by_side:
+            base = base.single_threaded()     # built once, on the first long upload
         want = replace(base.config, dpi=options.dpi, pdf_text=options.pdf_text, order=options.order,
                        orientation=options.orientation, languages=options.languages,
                        calibrated=not options.raw_confidence).accurate(options.accurate)
@@ -82,6 +86,12 @@ class Configured:
             return base
         return Pipeline(want, detector=base.detector, recognizer=base.recognizer, orderer=self._orderer(want.order),
                         orientation=base.orientation)
+
+    @property
+    def threads(self) -> int:
+        """How many pages of one upload are read at once: the pipeline's threads (1 for a stand-in)."""
+        cfg = getattr(self.base, "config", None)
+        return int(getattr(cfg, "threads", 1))
 
     def _orderer(self, method: str) -> Any:
         with self._lock:
@@ -135,25 +145,32 @@ def _load_pages(path: Path, options: ReadOptions, limits: Any) -> Any:
 
 def read_upload_file(pipelines: Configured, path: Path, display_name: str, options: ReadOptions,
                      max_bytes: int, max_pixels: int, max_pages: int) -> Result:
-    """Decode ``path`` page by page, read every page, and export in ``options.format``.
+    """Decode ``path`` page by page, read every page (two or more at once, as the pipeline's threads
+    allow), and export in ``options.format``.
 
     With ``pdf_text`` a PDF page that has its own text layer is taken as it is, without OCR.
     """
     from polyocr.pipeline.inputs import InputError, InputLimits, PageImages
+    from polyocr.pipeline.pages import in_order, side_by_side
 
     limits = InputLimits(max_bytes=max_bytes, max_pixels=max_pixels, max_pages=max_pages)
 
-    reader = pipelines(options)
     keep_images = options.format == "json" and options.page_images
     pages: list[Page] = []
     images: list[Any] = []
     try:
-        for item in _load_pages(path, options, limits):
+        # the pages of a long upload are read side by side on one-thread sessions, as `polyocr read`
+        # reads a long PDF: 1.25× the pages/s of page by page on two threads (BENCHMARKS.md)
+        items, at_once = side_by_side(_load_pages(path, options, limits), pipelines.threads)
+        reader = pipelines(options, side_by_side=at_once > 1)
+
+        def one(item: Any) -> Page:
             layer = item.text_layer
             if options.pdf_text and layer is not None and layer.lines:
-                page = layer
-            else:
-                page = reader.read_image(item.image, index=item.index, dpi=item.dpi)
+                return layer
+            return reader.read_image(item.image, index=item.index, dpi=item.dpi)
+
+        for item, page in in_order(one, items, at_once):
             pages.append(page)
             if keep_images:
                 images.append(item.image)
