@@ -152,6 +152,27 @@ def test_defocus_draws_stronger_blur_and_leaves_the_other_profiles_as_they_were(
     assert out.shape == page.shape and not np.array_equal(out, page)
 
 
+def test_desk_shows_the_page_at_an_angle_on_a_desk_and_leaves_the_other_profiles_alone() -> None:
+    """--degrade desk: always a desk colour around a smaller page, a keystone past the photo profile's
+    3 %; the photo profile still draws its desk half the time, and mixed never draws this one."""
+    rng = np.random.default_rng(9)
+    desk = [sample_degradations(rng, 1650, 2340, 30.0, profile="desk") for _ in range(200)]
+    assert all(p.border == "color" and p.scale < 1.0 for p in desk)
+    assert max(max(abs(c) for c in p.corners) for p in desk) > 0.05
+    assert min(p.scale for p in desk) < 0.75 and sum(p.shadow > 0 for p in desk) > 60
+    photo = [sample_degradations(rng, 1650, 2340, 30.0, profile="photo") for _ in range(300)]
+    assert max(max(abs(c) for c in p.corners) for p in photo) <= 0.03
+    assert 0.3 < np.mean([p.border == "color" for p in photo if any(p.corners) or p.rotation]) < 0.7
+    mixed = [sample_degradations(rng, 1650, 2340, 30.0, profile="mixed").profile for _ in range(200)]
+    assert set(mixed) <= {"clean", "scan", "photo"}
+    page, polys = _text_page(np.random.default_rng(3))
+    out, moved = apply_degradations(page, polys, desk[0])
+    assert out.shape == page.shape and len(moved) == len(polys)
+    # the frame's corner shows the desk, darker than the sheet's paper was there
+    assert float(out[:6, :6].mean()) < float(page[:6, :6].mean()) - 40
+    assert all(np.isfinite(q).all() for q in moved)
+
+
 def test_shape_dtype_and_json() -> None:
     rng = np.random.default_rng(5)
     page, polys = _text_page(rng)

@@ -79,7 +79,9 @@ class Profile:
     rotate_sigma: float = 0.0      # degrees, normal then clipped to ±3
     p_perspective: float = 0.0
     perspective: float = 0.0       # max corner move, fraction of the page side
-    p_shrink: float = 0.0          # extra zoom-out (page smaller than frame, photo of a sheet on a desk)
+    p_shrink: float = 0.0          # extra zoom-out (page smaller than frame, photo of a sheet on a desk)...
+    zoom_min: float = 0.85         # ...down to this
+    desk: float = 0.0              # chance that what shows around a warped page is a desk (a plain colour)
     p_lighting: float = 0.0
     lighting: float = 0.0          # max darkening of the gradient
     p_shadow: float = 0.0
@@ -104,7 +106,7 @@ PROFILES: dict[str, Profile] = {
     "scan": Profile(p_rotate=0.6, rotate_sigma=0.8, p_perspective=0.2, perspective=0.006, p_lighting=0.25,
                     lighting=0.12, p_shadow=0.05, p_tone=0.6, p_cast=0.3, cast=0.03, p_blur=0.3, p_noise=0.4,
                     noise=8.0, p_salt_pepper=0.1, p_speckle=0.15, p_downscale=0.15, p_jpeg=0.4, p_binarize=0.05),
-    "photo": Profile(p_rotate=1.0, rotate_sigma=1.5, p_perspective=0.9, perspective=0.03, p_shrink=0.4,
+    "photo": Profile(p_rotate=1.0, rotate_sigma=1.5, p_perspective=0.9, perspective=0.03, p_shrink=0.4, desk=0.5,
                      p_lighting=0.8, lighting=0.3, p_shadow=0.3, p_tone=0.8, p_cast=0.8, cast=0.08, p_blur=0.5,
                      p_motion=0.15, p_noise=0.6, noise=12.0, p_downscale=0.3, p_jpeg=0.7),
 }
@@ -112,7 +114,14 @@ PROFILES: dict[str, Profile] = {
 # to 2.5 px (0.12 text heights). The pipeline reads such pages badly (σ 2 px at 200 dpi: 0.22 page NED
 # with blurred lines sharpened; BENCHMARKS.md), so training data should show them. Not part of "mixed",
 # whose draws stay as they were: make such pages with --degrade defocus and mix the shards.
-PROFILES["defocus"] = replace(PROFILES["photo"], p_blur=1.0, blur_max=2.5, blur_per_px=0.12, p_motion=0.0)
+PROFILES["defocus"] = replace(PROFILES["photo"], p_blur=1.0, blur_max=2.5, blur_per_px=0.12, p_motion=0.0, desk=0.0)
+# A page photographed on a desk at an angle: always a desk around it, a keystone up to 8 % of the side
+# (the photo profile stops at 3 %), the page down to 70 % of the frame, strong uneven light and often a
+# hand's or phone's shadow. The pipeline finds, squares and evens out such pages (pipeline.keystone,
+# pipeline.shading); this profile measures that and gives the detector such pages to learn. Not part of
+# "mixed" either.
+PROFILES["desk"] = replace(PROFILES["photo"], p_perspective=1.0, perspective=0.08, p_shrink=1.0, zoom_min=0.7,
+                           desk=1.0, p_lighting=0.9, lighting=0.5, p_shadow=0.5)
 MIXED_WEIGHTS: dict[str, float] = {"clean": 0.15, "scan": 0.55, "photo": 0.30}
 
 
@@ -397,7 +406,7 @@ def sample_degradations(rng: np.random.Generator, width: int, height: int, min_t
         kw["rotation"] = round(float(np.clip(rng.normal(0.0, pr.rotate_sigma), -3.0, 3.0)), 4)
     if rng.random() < pr.p_perspective:
         kw["corners"] = tuple(round(float(v), 5) for v in rng.uniform(-pr.perspective, pr.perspective, 8))
-    zoom = float(rng.uniform(0.85, 1.0)) if rng.random() < pr.p_shrink else 1.0
+    zoom = float(rng.uniform(pr.zoom_min, 1.0)) if rng.random() < pr.p_shrink else 1.0
     geo = DegradeParams(rotation=float(kw.get("rotation", 0.0)), corners=kw.get("corners", (0.0,) * 8), scale=zoom)  # type: ignore[arg-type]
     for _ in range(8):  # elongated frames (line crops) cannot take 3°: halve the tilt until ≤10 % zoom-out fits
         if _is_identity_geometry(geo) or fit_scale(geo, width, height, content_box) >= 0.9 * zoom:
@@ -408,7 +417,7 @@ def sample_degradations(rng: np.random.Generator, width: int, height: int, min_t
     kw["rotation"], kw["corners"] = geo.rotation, geo.corners
     if not _is_identity_geometry(geo):
         kw["scale"] = round(fit_scale(geo, width, height, content_box), 5)
-        if name == "photo" and rng.random() < 0.5:  # a desk around the sheet
+        if pr.desk > 0 and rng.random() < pr.desk:  # a desk around the sheet
             hsv = np.array([[[rng.uniform(5, 25), rng.uniform(20, 150), rng.uniform(30, 160)]]], np.uint8)
             kw["border"], kw["border_rgb"] = "color", tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
         else:

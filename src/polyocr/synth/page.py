@@ -47,7 +47,7 @@ class SynthConfig:
     height: int = A4_200DPI[1]
     dpi: int = 200
     split: str = "train"                       # "train" or "heldout": which fonts and which corpus lines
-    degrade: str = "mixed"                     # degradation profile: clean | scan | photo | defocus | mixed
+    degrade: str = "mixed"                     # degradation profile: clean | scan | photo | defocus | desk | mixed
     shared: str | None = None                  # shared data folder; None = autodetect, "" = none
     font_dirs: tuple[str, ...] = ()
     image_format: str = "jpg"                  # jpg | png
