@@ -12,7 +12,7 @@ import io
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -143,7 +143,7 @@ def _load_pages(path: Path, options: ReadOptions, limits: Any) -> Any:
     return load_pages(path, dpi=options.dpi, pdf_text=options.pdf_text, limits=limits, pages=options.pages)
 
 
-def read_upload_file(pipelines: Configured, path: Path, display_name: str, options: ReadOptions,
+def read_upload_file(pipelines: Configured | Callable[[ReadOptions], PageReader], path: Path, display_name: str, options: ReadOptions,
                      max_bytes: int, max_pixels: int, max_pages: int) -> Result:
     """Decode ``path`` page by page, read every page (two or more at once, as the pipeline's threads
     allow), and export in ``options.format``.
@@ -155,14 +155,16 @@ def read_upload_file(pipelines: Configured, path: Path, display_name: str, optio
 
     limits = InputLimits(max_bytes=max_bytes, max_pixels=max_pixels, max_pages=max_pages)
 
+    reader = pipelines(options)
     keep_images = options.format == "json" and options.page_images
     pages: list[Page] = []
     images: list[Any] = []
     try:
         # the pages of a long upload are read side by side on one-thread sessions, as `polyocr read`
-        # reads a long PDF: 1.25× the pages/s of page by page on two threads (BENCHMARKS.md)
-        items, at_once = side_by_side(_load_pages(path, options, limits), pipelines.threads)
-        reader = pipelines(options, side_by_side=at_once > 1)
+        # reads a long PDF: 1.5× the pages/s of page by page on two threads (BENCHMARKS.md)
+        items, at_once = side_by_side(_load_pages(path, options, limits), getattr(pipelines, "threads", 1))
+        if at_once > 1:
+            reader = pipelines(options, side_by_side=True)  # type: ignore[call-arg]
 
         def one(item: Any) -> Page:
             layer = item.text_layer
