@@ -16,7 +16,7 @@ from polyocr.synth.background import (
 )
 from polyocr.synth.effects import (
     DegradeParams, InkParams, apply_degradations, apply_ink, fit_scale, homography, sample_degradations, warp_matrix,
-    sample_ink,
+    sample_ink, transform_polygons,
 )
 
 W, H = 480, 640  # small pages keep the suite fast; nothing here depends on A4 size
@@ -171,6 +171,16 @@ def test_desk_shows_the_page_at_an_angle_on_a_desk_and_leaves_the_other_profiles
     # the frame's corner shows the desk, darker than the sheet's paper was there
     assert float(out[:6, :6].mean()) < float(page[:6, :6].mean()) - 40
     assert all(np.isfinite(q).all() for q in moved)
+    # the whole sheet stays in frame with desk on every side (the keystone step needs its four edges),
+    # whatever text box the page generator asks to keep
+    drawn = [(p, 1650, 2340) for p in desk[:50]]
+    drawn.append((sample_degradations(rng, W, H, 30.0, profile="desk", content_box=(40, 40, 80, 80)), W, H))
+    for p, w, h in drawn:
+        corners = transform_polygons([np.array([(0, 0), (w, 0), (w, h), (0, h)], np.float32)],
+                                     homography(p, w, h))[0]
+        edge = 0.03 * min(w, h) - 1
+        assert (corners[:, 0] >= edge).all() and (corners[:, 0] <= w - edge).all(), corners
+        assert (corners[:, 1] >= edge).all() and (corners[:, 1] <= h - edge).all(), corners
 
 
 def test_shape_dtype_and_json() -> None:

@@ -115,8 +115,9 @@ PROFILES: dict[str, Profile] = {
 # with blurred lines sharpened; BENCHMARKS.md), so training data should show them. Not part of "mixed",
 # whose draws stay as they were: make such pages with --degrade defocus and mix the shards.
 PROFILES["defocus"] = replace(PROFILES["photo"], p_blur=1.0, blur_max=2.5, blur_per_px=0.12, p_motion=0.0, desk=0.0)
-# A page photographed on a desk at an angle: always a desk around it, a keystone up to 8 % of the side
-# (the photo profile stops at 3 %), the page down to 70 % of the frame, strong uneven light and often a
+# A page photographed on a desk at an angle: always a desk around it (the whole sheet in frame, 3 % of
+# desk at least on every side), a keystone up to 8 % of the side (the photo profile stops at 3 %), the
+# page down to 70 % of the frame, strong uneven light and often a
 # hand's or phone's shadow. The pipeline finds, squares and evens out such pages (pipeline.keystone,
 # pipeline.shading); this profile measures that and gives the detector such pages to learn. Not part of
 # "mixed" either.
@@ -400,6 +401,9 @@ def sample_degradations(rng: np.random.Generator, width: int, height: int, min_t
         raise ValueError(f"unknown profile {profile!r}; known: mixed, {', '.join(PROFILES)}")
     pr = PROFILES[name]
     kw: dict[str, object] = {"profile": name, "seed": int(rng.integers(0, 2**31 - 1))}
+    margin = 2.0
+    if pr.desk >= 1.0:   # the whole sheet in frame with desk on every side, as a photo of a page shows it
+        content_box, margin = None, 0.03 * min(width, height)
 
     # geometry first: the zoom it needs shrinks the text that everything else is gated on
     if rng.random() < pr.p_rotate:
@@ -409,14 +413,14 @@ def sample_degradations(rng: np.random.Generator, width: int, height: int, min_t
     zoom = float(rng.uniform(pr.zoom_min, 1.0)) if rng.random() < pr.p_shrink else 1.0
     geo = DegradeParams(rotation=float(kw.get("rotation", 0.0)), corners=kw.get("corners", (0.0,) * 8), scale=zoom)  # type: ignore[arg-type]
     for _ in range(8):  # elongated frames (line crops) cannot take 3°: halve the tilt until ≤10 % zoom-out fits
-        if _is_identity_geometry(geo) or fit_scale(geo, width, height, content_box) >= 0.9 * zoom:
+        if _is_identity_geometry(geo) or fit_scale(geo, width, height, content_box, margin) >= 0.9 * zoom:
             break
         geo = replace(geo, rotation=round(geo.rotation / 2, 4), corners=tuple(round(c / 2, 5) for c in geo.corners))
     else:
         geo = DegradeParams()
     kw["rotation"], kw["corners"] = geo.rotation, geo.corners
     if not _is_identity_geometry(geo):
-        kw["scale"] = round(fit_scale(geo, width, height, content_box), 5)
+        kw["scale"] = round(fit_scale(geo, width, height, content_box, margin), 5)
         if pr.desk > 0 and rng.random() < pr.desk:  # a desk around the sheet
             hsv = np.array([[[rng.uniform(5, 25), rng.uniform(20, 150), rng.uniform(30, 160)]]], np.uint8)
             kw["border"], kw["border_rgb"] = "color", tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
