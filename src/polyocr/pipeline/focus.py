@@ -31,6 +31,8 @@ import math
 import cv2
 import numpy as np
 
+from polyocr.pipeline.recognize import percentiles
+
 __all__ = ["page_blur", "blockiness", "mottle", "refocus", "BLURRED", "SHARP", "NOISES", "MOTTLE", "BLOCKY", "BANDS"]
 
 BLURRED = 1.5    # px of estimated blur above which a page is deconvolved
@@ -42,15 +44,17 @@ BANDS = 16       # strips of the page the blur is measured on...
 ROWS = 32        # ...each this many rows
 
 
-def _percentile(values: np.ndarray, q: float) -> int:
-    """A percentile (lower value) of small non-negative integers from their histogram: no sort."""
-    cum = np.cumsum(np.bincount(values.ravel()))
-    return int(np.searchsorted(cum, q * (int(cum[-1]) - 1), side="right"))
+def _strips(h: int) -> list[slice]:
+    """The rows the blur and the grain are measured on: ``BANDS`` strips of ``ROWS`` rows spread over
+    the page, or the whole of a small one."""
+    if h <= 2 * BANDS * ROWS:
+        return [slice(0, h)]
+    return [slice(int(s), int(s) + ROWS) for s in np.linspace(0, h - ROWS, BANDS).astype(int)]
 
 
 def _strip_blur(strip: np.ndarray) -> float | None:
     """One strip's blur σ in px, or None when it has too little contrast or too few edges."""
-    lo, hi = _percentile(strip, 0.005), _percentile(strip, 0.95)
+    lo, hi = percentiles(strip, (0.005, 0.95))
     if hi - lo < 40:
         return None
     gx = cv2.Sobel(strip, cv2.CV_32F, 1, 0, ksize=3)
@@ -59,27 +63,20 @@ def _strip_blur(strip: np.ndarray) -> float | None:
     edge = grad[grad > (hi - lo) * 8 // 10]                  # Sobel gains 8 on a step: a tenth of the contrast
     if edge.size < 100:
         return None
-    return (hi - lo) / (max(_percentile(edge, 0.9) / 8.0, 1e-3) * math.sqrt(2 * math.pi))
+    (top,) = percentiles(edge, (0.9,))
+    return (hi - lo) / (max(top / 8.0, 1e-3) * math.sqrt(2 * math.pi))
 
 
 def page_blur(gray: np.ndarray) -> float:
     """The page's blur σ in px: the median over its strips, each judged against its own contrast (a
     photo's contrast differs from strip to strip, and pooled it read 2.9 px where the strips agree on
     2.2). 0 when fewer than 3 strips can be judged."""
-    h = gray.shape[0]
-    if h <= 2 * BANDS * ROWS:
-        one = _strip_blur(np.ascontiguousarray(gray))
-        return 0.0 if one is None else float(one)
-    found = [_strip_blur(np.ascontiguousarray(gray[s:s + ROWS]))
-             for s in np.linspace(0, h - ROWS, BANDS).astype(int)]
+    strips = _strips(gray.shape[0])
+    found = [_strip_blur(np.ascontiguousarray(gray[rows])) for rows in strips]
     judged = [f for f in found if f is not None]
+    if len(strips) == 1:                      # a small image is judged whole
+        return float(judged[0]) if judged else 0.0
     return float(np.median(judged)) if len(judged) >= 3 else 0.0
-
-
-def _strips(h: int) -> list[slice]:
-    if h <= 2 * BANDS * ROWS:
-        return [slice(0, h)]
-    return [slice(int(s), int(s) + ROWS) for s in np.linspace(0, h - ROWS, BANDS).astype(int)]
 
 
 def mottle(before: np.ndarray, after: np.ndarray) -> float:
@@ -87,7 +84,7 @@ def mottle(before: np.ndarray, after: np.ndarray) -> float:
     blank paper of ``before``: where a page's 9 × 9 neighbourhood is bright and flat. Deconvolution
     raises the paper's grain and a JPEG's block noise with the strokes; past ``MOTTLE`` the page read
     worse than not deconvolved at all."""
-    level = _percentile(before, 0.95)
+    (level,) = percentiles(before, (0.95,))
     found = []
     for rows in _strips(before.shape[0]):
         b, a = np.ascontiguousarray(before[rows]), np.ascontiguousarray(after[rows], dtype=np.float32)
@@ -102,8 +99,9 @@ def mottle(before: np.ndarray, after: np.ndarray) -> float:
 def blockiness(gray: np.ndarray) -> float:
     """How much stronger the steps between pixels are across JPEG's 8 × 8 block edges than elsewhere
     (about 1 for a page never saved as JPEG or resampled since: at most 1.11 for 16 held-out pages
-    blurred by σ 1.5 px; saved at quality 60 after the blur, 1.18-2.18, at quality 90 1.05-1.39). A JPEG of a blurred page has lost the fine detail deconvolution would restore, and its
-    block noise is what gets restored instead."""
+    blurred by σ 1.5 px; saved at quality 60 after the blur, 1.18-2.18, at quality 90 1.05-1.39). A
+    JPEG of a blurred page has lost the fine detail deconvolution would restore, and its block noise
+    is what gets restored instead."""
     g = gray.astype(np.int16)
     dx, dy = np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0))
     across = dx[:, :dx.shape[1] // 8 * 8].reshape(dx.shape[0], -1, 8).mean(axis=(0, 1))

@@ -199,6 +199,4 @@ def square_page(rgb: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def project(poly: np.ndarray, homography: np.ndarray) -> np.ndarray:
     """Points (N × 2) through a 3 × 3 homography."""
-    pts = np.asarray(poly, np.float64).reshape(-1, 2)
-    out = np.concatenate([pts, np.ones((len(pts), 1))], axis=1) @ homography.T
-    return out[:, :2] / out[:, 2:3]
+    return cv2.perspectiveTransform(np.asarray(poly, np.float64).reshape(-1, 1, 2), homography).reshape(-1, 2)

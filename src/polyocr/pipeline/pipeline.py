@@ -791,8 +791,8 @@ class Pipeline:
 
         def to_image(poly: Any) -> list[tuple[float, float]]:
             """A polygon of the upright frame in the pixels of the image as given: back through the
-            quarter turn, the levelling turn and the squaring of a photographed page, and kept on the page (a line at the edge reaches
-            past it by its crop margin)."""
+            quarter turn, the levelling turn and the squaring of a photographed page, and kept on the
+            page (a line at the edge reaches past it by its crop margin)."""
             if k:
                 poly = _back(poly, k, (h, w))
             if back is not None:

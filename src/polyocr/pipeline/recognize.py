@@ -308,16 +308,16 @@ def blur_sigma(gray: np.ndarray) -> float:
         g = np.ascontiguousarray(g[:, (w - 8 * h) // 2:(w - 8 * h) // 2 + 8 * h])
     elif h > 8 * w:
         g = np.ascontiguousarray(g[(h - 8 * w) // 2:(h - 8 * w) // 2 + 8 * w])
-    lo, hi = _percentiles(g, (0.05, 0.95))
+    lo, hi = percentiles(g, (0.05, 0.95))
     if hi - lo < 40:
         return 0.0
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
-    (top,) = _percentiles(cv2.magnitude(gx, gy).astype(np.uint16), (0.99,))   # 0..1443 for uint8: whole steps do
+    (top,) = percentiles(cv2.magnitude(gx, gy).astype(np.uint16), (0.99,))   # 0..1443 for uint8: whole steps do
     return float((hi - lo) / (max(top / 8.0, 1e-3) * math.sqrt(2 * math.pi)) * 32.0 / min(gray.shape))
 
 
-def _percentiles(values: np.ndarray, qs: tuple[float, ...]) -> list[int]:
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> list[int]:
     """Percentiles (lower values) of an array of small non-negative integers from its histogram: no sort."""
     cum = np.cumsum(np.bincount(values.ravel()))
     return [int(np.searchsorted(cum, q * (int(cum[-1]) - 1), side="right")) for q in qs]
